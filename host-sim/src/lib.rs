@@ -1,1 +1,14 @@
-//! placeholder
+//! postwire on the host: std/tokio adapters to `embedded-io-async`, TLS over them with the same
+//! embedded-tls code a firmware uses, and the pieces of the `postwire` command-line tool.
+//!
+//! - [`net`]: TCP connections (TCP_NODELAY set), a tokio-backed `DelayNs`, the OS RNG.
+//! - [`tls`]: CA files, and TLS handshakes over host sockets through `postwire-tls`.
+//! - [`send`]: `postwire send` as a function.
+//! - [`message`]: the simple text message `postwire send` composes.
+//! - [`decode`]: `postwire decode`.
+
+pub mod decode;
+pub mod message;
+pub mod net;
+pub mod send;
+pub mod tls;
