@@ -17,7 +17,11 @@ use postwire_host_sim::send::{SendRequest, ServerUrl, send};
 use postwire_host_sim::tls::CaSet;
 
 #[derive(Parser)]
-#[command(name = "postwire", version, about = "Allocation-free mail clients (SMTP, IMAP, POP3), run on the host")]
+#[command(
+    name = "postwire",
+    version,
+    about = "Allocation-free mail clients (SMTP, IMAP, POP3), run on the host"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -26,7 +30,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Send one message over SMTP (submission with STARTTLS, or implicit TLS).
-    Send(SendArgs),
+    Send(Box<SendArgs>),
     /// Parse server bytes from standard input and print each response as one JSON line.
     Decode {
         /// The protocol of the bytes.
@@ -109,14 +113,20 @@ struct SendArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Send(args) => run_send(args),
-        Command::Decode { protocol: DecodeProtocol::Smtp } => {
+        Command::Send(args) => run_send(*args),
+        Command::Decode {
+            protocol: DecodeProtocol::Smtp,
+        } => {
             let mut input = Vec::new();
             if let Err(e) = std::io::stdin().read_to_end(&mut input) {
                 eprintln!("postwire decode: cannot read standard input: {e}");
                 return ExitCode::from(1);
             }
-            let code = postwire_host_sim::decode::decode_smtp(&input, &mut std::io::stdout(), &mut std::io::stderr());
+            let code = postwire_host_sim::decode::decode_smtp(
+                &input,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            );
             ExitCode::from(u8::try_from(code).unwrap_or(1))
         }
     }
@@ -132,19 +142,36 @@ fn run_send(a: SendArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
-    let parse_all = |list: &[String]| list.iter().map(|s| Mailbox::parse(s)).collect::<Result<Vec<_>, _>>();
-    let (from, to, cc, bcc, reply_to) =
-        match (Mailbox::parse(&a.from), parse_all(&a.to), parse_all(&a.cc), parse_all(&a.bcc), parse_all(&a.reply_to)) {
-            (Ok(f), Ok(t), Ok(c), Ok(b), Ok(r)) => (f, t, c, b, r),
-            (Err(e), ..) | (_, Err(e), ..) | (_, _, Err(e), ..) | (_, _, _, Err(e), _) | (.., Err(e)) => return usage_error(e),
-        };
+    let parse_all = |list: &[String]| {
+        list.iter()
+            .map(|s| Mailbox::parse(s))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let (from, to, cc, bcc, reply_to) = match (
+        Mailbox::parse(&a.from),
+        parse_all(&a.to),
+        parse_all(&a.cc),
+        parse_all(&a.bcc),
+        parse_all(&a.reply_to),
+    ) {
+        (Ok(f), Ok(t), Ok(c), Ok(b), Ok(r)) => (f, t, c, b, r),
+        (Err(e), ..)
+        | (_, Err(e), ..)
+        | (_, _, Err(e), ..)
+        | (_, _, _, Err(e), _)
+        | (.., Err(e)) => return usage_error(e),
+    };
     if to.is_empty() && cc.is_empty() && bcc.is_empty() {
         return usage_error("give at least one recipient with --to, --cc or --bcc");
     }
     let credentials = match (&a.user, &a.password_env) {
         (Some(user), Some(var)) => match std::env::var(var) {
             Ok(p) => Some((user.clone(), p)),
-            Err(_) => return usage_error(format!("environment variable {var} (from --password-env) is not set or not UTF-8")),
+            Err(_) => {
+                return usage_error(format!(
+                    "environment variable {var} (from --password-env) is not set or not UTF-8"
+                ));
+            }
         },
         _ => None,
     };
@@ -160,7 +187,9 @@ fn run_send(a: SendArgs) -> ExitCode {
         Some("-") => {
             let mut s = String::new();
             if let Err(e) = std::io::stdin().read_to_string(&mut s) {
-                return usage_error(format!("--text -: cannot read standard input as UTF-8: {e}"));
+                return usage_error(format!(
+                    "--text -: cannot read standard input as UTF-8: {e}"
+                ));
             }
             s
         }
@@ -190,7 +219,12 @@ fn run_send(a: SendArgs) -> ExitCode {
         Ok(m) => m,
         Err(e) => return usage_error(e),
     };
-    let recipients: Vec<String> = to.iter().chain(&cc).chain(&bcc).map(|m| m.address.clone()).collect();
+    let recipients: Vec<String> = to
+        .iter()
+        .chain(&cc)
+        .chain(&bcc)
+        .map(|m| m.address.clone())
+        .collect();
     let req = SendRequest {
         server,
         tls_name: a.tls_name,
@@ -211,7 +245,10 @@ fn run_send(a: SendArgs) -> ExitCode {
         timeout: Duration::from_secs(a.timeout.max(1)),
         client_domain: a.ehlo,
     };
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("postwire send: error: cannot start the runtime: {e}");

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use embedded_io_async::{Read, Write};
 use postwire_core::sasl::{Credentials, Mechanism};
-use postwire_smtp::client::{Buffers, Client, ClientConfig, Envelope, Error, RecipientStatus, Timeouts};
+use postwire_smtp::client::{
+    Buffers, Client, ClientConfig, Envelope, Error, RecipientStatus, Timeouts,
+};
 use postwire_tls::Trust;
 
 use crate::net::{TokioDelay, connect_tcp};
@@ -45,11 +47,15 @@ impl FromStr for ServerUrl {
         } else if let Some(r) = s.strip_prefix("smtp://") {
             (Security::StartTls, r, 587)
         } else {
-            return Err(format!("{s:?}: the server must be smtps://HOST:PORT or smtp://HOST:PORT"));
+            return Err(format!(
+                "{s:?}: the server must be smtps://HOST:PORT or smtp://HOST:PORT"
+            ));
         };
         let rest = rest.trim_end_matches('/');
         let (host, port) = if let Some(r) = rest.strip_prefix('[') {
-            let (h, p) = r.split_once(']').ok_or_else(|| format!("{s:?}: unclosed '[' in the host"))?;
+            let (h, p) = r
+                .split_once(']')
+                .ok_or_else(|| format!("{s:?}: unclosed '[' in the host"))?;
             (h, p.strip_prefix(':'))
         } else {
             match rest.rsplit_once(':') {
@@ -62,9 +68,15 @@ impl FromStr for ServerUrl {
         }
         let port = match port {
             None => default_port,
-            Some(p) => p.parse().map_err(|_| format!("{s:?}: invalid port {p:?}"))?,
+            Some(p) => p
+                .parse()
+                .map_err(|_| format!("{s:?}: invalid port {p:?}"))?,
         };
-        Ok(ServerUrl { security, host: host.to_string(), port })
+        Ok(ServerUrl {
+            security,
+            host: host.to_string(),
+            port,
+        })
     }
 }
 
@@ -130,12 +142,25 @@ impl fmt::Display for SendFailure {
 impl std::error::Error for SendFailure {}
 
 fn failure(stage: impl Into<String>, message: impl Into<String>) -> SendFailure {
-    SendFailure { stage: stage.into(), message: message.into(), refused: Vec::new() }
+    SendFailure {
+        stage: stage.into(),
+        message: message.into(),
+        refused: Vec::new(),
+    }
 }
 
 /// Server text made printable: control characters escaped.
 pub fn printable(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect()
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 fn describe<T, E: fmt::Debug>(client: &Client<'_, T, TokioDelay>, e: &Error<E>) -> SendFailure
@@ -143,20 +168,28 @@ where
     T: Read + Write,
 {
     let text = printable(client.last_reply_text());
-    let stage = e.stage().map_or_else(|| "SMTP".to_string(), |s| s.name().to_string());
+    let stage = e
+        .stage()
+        .map_or_else(|| "SMTP".to_string(), |s| s.name().to_string());
     let message = match e {
         Error::Rejected(r) => format!("server replied {} {text}", r.code.value()),
         Error::NoRecipientsAccepted => {
             let first = printable(client.session().first_refusal_text());
             return SendFailure {
                 stage: "RCPT TO".into(),
-                message: format!("no recipient was accepted, nothing was sent (first refusal: {first})"),
+                message: format!(
+                    "no recipient was accepted, nothing was sent (first refusal: {first})"
+                ),
                 refused: Vec::new(),
             };
         }
         other => other.to_string(),
     };
-    SendFailure { stage, message, refused: Vec::new() }
+    SendFailure {
+        stage,
+        message,
+        refused: Vec::new(),
+    }
 }
 
 fn tls_failure(e: ConnectError, name: &str) -> SendFailure {
@@ -173,7 +206,10 @@ pub async fn send(req: &SendRequest) -> Result<SendSuccess, SendFailure> {
     if req.allow_plaintext && security == Security::StartTls {
         security = Security::Plain;
     }
-    let name = req.tls_name.clone().unwrap_or_else(|| req.server.host.clone());
+    let name = req
+        .tls_name
+        .clone()
+        .unwrap_or_else(|| req.server.host.clone());
     let anchors: Vec<&[u8]> = req.ca.as_ref().map(|c| c.anchors()).unwrap_or_default();
     let trust = if req.insecure {
         Trust::Insecure
@@ -203,24 +239,53 @@ pub async fn send(req: &SendRequest) -> Result<SendSuccess, SendFailure> {
         .map_err(|e| failure("connect", e.to_string()))?;
     match security {
         Security::Implicit => {
-            let tls = start_tls(tcp, &name, &trust, req.timeout, &mut tls_bufs).await.map_err(|e| tls_failure(e, &name))?;
-            let mut client = Client::new(tls, TokioDelay, Buffers { rx: &mut rx, tx: &mut tx }, config);
+            let tls = start_tls(tcp, &name, &trust, req.timeout, &mut tls_bufs)
+                .await
+                .map_err(|e| tls_failure(e, &name))?;
+            let mut client = Client::new(
+                tls,
+                TokioDelay,
+                Buffers {
+                    rx: &mut rx,
+                    tx: &mut tx,
+                },
+                config,
+            );
             client.set_implicit_tls();
             client.greet().await.map_err(|e| describe(&client, &e))?;
             transact(&mut client, req).await
         }
         Security::Plain => {
-            let mut client = Client::new(tcp, TokioDelay, Buffers { rx: &mut rx, tx: &mut tx }, config);
+            let mut client = Client::new(
+                tcp,
+                TokioDelay,
+                Buffers {
+                    rx: &mut rx,
+                    tx: &mut tx,
+                },
+                config,
+            );
             client.greet().await.map_err(|e| describe(&client, &e))?;
             transact(&mut client, req).await
         }
         Security::StartTls => {
-            let mut client = Client::new(tcp, TokioDelay, Buffers { rx: &mut rx, tx: &mut tx }, config);
+            let mut client = Client::new(
+                tcp,
+                TokioDelay,
+                Buffers {
+                    rx: &mut rx,
+                    tx: &mut tx,
+                },
+                config,
+            );
             client.greet().await.map_err(|e| describe(&client, &e))?;
             client.starttls().await.map_err(|e| describe(&client, &e))?;
-            let (plain, pending) =
-                client.into_starttls().map_err(|_| failure("STARTTLS", "the server did not accept STARTTLS"))?;
-            let tls = start_tls(plain, &name, &trust, req.timeout, &mut tls_bufs).await.map_err(|e| tls_failure(e, &name))?;
+            let (plain, pending) = client
+                .into_starttls()
+                .map_err(|_| failure("STARTTLS", "the server did not accept STARTTLS"))?;
+            let tls = start_tls(plain, &name, &trust, req.timeout, &mut tls_bufs)
+                .await
+                .map_err(|e| tls_failure(e, &name))?;
             let mut client = pending.resume(tls);
             client.ehlo().await.map_err(|e| describe(&client, &e))?;
             transact(&mut client, req).await
@@ -237,7 +302,10 @@ where
 {
     if let Some((user, password)) = &req.credentials {
         let creds = Credentials::new(user, password);
-        client.authenticate(&creds, req.mechanism).await.map_err(|e| describe(client, &e))?;
+        client
+            .authenticate(&creds, req.mechanism)
+            .await
+            .map_err(|e| describe(client, &e))?;
     }
     let to: Vec<&str> = req.recipients.iter().map(String::as_str).collect();
     let mut status = vec![RecipientStatus::NotSent; to.len()];
@@ -247,14 +315,20 @@ where
         size: Some(req.message.len() as u64),
         eight_bit: req.eight_bit,
     };
-    let result = client.send_and_quit(&envelope, &req.message[..], &mut status).await;
+    let result = client
+        .send_and_quit(&envelope, &req.message[..], &mut status)
+        .await;
     let refused: Vec<(String, String)> = to
         .iter()
         .zip(&status)
         .filter_map(|(a, s)| match s {
             RecipientStatus::Refused(r) => Some((
                 (*a).to_string(),
-                format!("{}{}", r.code.value(), r.enhanced.map(|e| format!(" {e}")).unwrap_or_default()),
+                format!(
+                    "{}{}",
+                    r.code.value(),
+                    r.enhanced.map(|e| format!(" {e}")).unwrap_or_default()
+                ),
             )),
             _ => None,
         })
@@ -268,7 +342,11 @@ where
                 .map(|(a, _)| (*a).to_string())
                 .collect(),
             refused,
-            reply: format!("{} {}", report.code.value(), printable(client.message_reply_text())),
+            reply: format!(
+                "{} {}",
+                report.code.value(),
+                printable(client.message_reply_text())
+            ),
         }),
         Err(e) => {
             let mut f = describe(client, &e);
@@ -285,9 +363,15 @@ mod tests {
     #[test]
     fn urls() {
         let u: ServerUrl = "smtps://127.0.0.1:10465".parse().unwrap();
-        assert_eq!((u.security, u.host.as_str(), u.port), (Security::Implicit, "127.0.0.1", 10465));
+        assert_eq!(
+            (u.security, u.host.as_str(), u.port),
+            (Security::Implicit, "127.0.0.1", 10465)
+        );
         let u: ServerUrl = "smtp://[::1]:10587".parse().unwrap();
-        assert_eq!((u.security, u.host.as_str(), u.port), (Security::StartTls, "::1", 10587));
+        assert_eq!(
+            (u.security, u.host.as_str(), u.port),
+            (Security::StartTls, "::1", 10587)
+        );
         let u: ServerUrl = "smtp://mail.example.com".parse().unwrap();
         assert_eq!(u.port, 587);
         assert!("imap://x".parse::<ServerUrl>().is_err());

@@ -13,7 +13,9 @@ use postwire_host_sim::message::{Mailbox, SimpleMessage, now_unix};
 use postwire_host_sim::net::{TokioDelay, connect_tcp};
 use postwire_host_sim::send::{Security, SendRequest, ServerUrl, send};
 use postwire_host_sim::tls::{CaSet, TlsBuffers, start_tls};
-use postwire_smtp::client::{Buffers, Client, ClientConfig, Envelope, Error, RecipientStatus, Timeouts};
+use postwire_smtp::client::{
+    Buffers, Client, ClientConfig, Envelope, Error, RecipientStatus, Timeouts,
+};
 use postwire_smtp::proto::Stage;
 use postwire_tests::{Peers, RoundTripProxy, fetch_by_subject, token};
 use postwire_tls::Trust;
@@ -41,13 +43,22 @@ fn compose(subject: &str, text: &str) -> Vec<u8> {
     msg.render(now_unix(), &token("mid")).unwrap()
 }
 
-fn request(peers: &Peers, security: Security, mechanism: Option<Mechanism>, message: Vec<u8>) -> SendRequest {
+fn request(
+    peers: &Peers,
+    security: Security,
+    mechanism: Option<Mechanism>,
+    message: Vec<u8>,
+) -> SendRequest {
     let port = match security {
         Security::Implicit => peers.port("MAILPEERS_SUBMISSIONS_PORT"),
         _ => peers.port("MAILPEERS_SUBMISSION_PORT"),
     };
     SendRequest {
-        server: ServerUrl { security, host: peers.host().to_string(), port },
+        server: ServerUrl {
+            security,
+            host: peers.host().to_string(),
+            port,
+        },
         tls_name: Some(peers.tls_name().to_string()),
         ca: Some(CaSet::from_file(peers.ca_bundle()).unwrap()),
         insecure: false,
@@ -75,7 +86,7 @@ fn assert_delivered(delivered: &[u8], sent: &[u8]) {
 
 #[tokio::test]
 async fn sends_over_both_ports_with_every_mechanism_and_reads_back() {
-    let peers = Peers::load();
+    let peers = postwire_tests::peers_or_skip!();
     for security in [Security::StartTls, Security::Implicit] {
         for mech in [Mechanism::Plain, Mechanism::Login, Mechanism::CramMd5] {
             let tok = token(&format!("{security:?}-{}", mech.name()));
@@ -85,7 +96,9 @@ async fn sends_over_both_ports_with_every_mechanism_and_reads_back() {
             );
             let message = compose(&format!("alert {tok} Temperatur 31 °C"), &text);
             let req = request(&peers, security, Some(mech), message.clone());
-            let ok = send(&req).await.unwrap_or_else(|e| panic!("{security:?} {}: {e}", mech.name()));
+            let ok = send(&req)
+                .await
+                .unwrap_or_else(|e| panic!("{security:?} {}: {e}", mech.name()));
             assert_eq!(ok.accepted, vec!["bob@example.test".to_string()]);
             assert!(ok.reply.starts_with("250 "), "{}", ok.reply);
             let delivered = fetch_by_subject(&peers, "bob", "bob-pw", &tok);
@@ -101,8 +114,18 @@ macro_rules! implicit_client {
         let anchors = ca.anchors();
         let trust = Trust::Anchors(&anchors);
         let tcp = connect_tcp("127.0.0.1", $port, TIMEOUT).await.unwrap();
-        let tls = start_tls(tcp, $peers.tls_name(), &trust, TIMEOUT, &mut $tls).await.unwrap();
-        let mut c = Client::new(tls, TokioDelay, Buffers { rx: &mut $rx, tx: &mut $tx }, config($allow));
+        let tls = start_tls(tcp, $peers.tls_name(), &trust, TIMEOUT, &mut $tls)
+            .await
+            .unwrap();
+        let mut c = Client::new(
+            tls,
+            TokioDelay,
+            Buffers {
+                rx: &mut $rx,
+                tx: &mut $tx,
+            },
+            config($allow),
+        );
         c.set_implicit_tls();
         c.greet().await.unwrap();
         c
@@ -111,18 +134,26 @@ macro_rules! implicit_client {
 
 #[tokio::test]
 async fn refused_recipient_wrong_password_and_size_are_typed() {
-    let peers = Peers::load();
+    let peers = postwire_tests::peers_or_skip!();
     let port = peers.port("MAILPEERS_SUBMISSIONS_PORT");
     let (mut tls, mut rx, mut tx) = (TlsBuffers::new(), [0u8; 1024], [0u8; 1024]);
     let mut c = implicit_client!(peers, tls, rx, tx, port, false);
     assert_eq!(c.capabilities().size, Some(10_240_000));
     assert!(c.capabilities().pipelining);
-    c.authenticate(&Credentials::new("alice", "alice-pw"), None).await.unwrap();
+    c.authenticate(&Credentials::new("alice", "alice-pw"), None)
+        .await
+        .unwrap();
 
     // The only recipient is refused: nothing is sent.
     let to = ["nobody@example.test"];
     let mut status = [RecipientStatus::NotSent];
-    let e = c.send(&Envelope::new("alice@example.test", &to), &b"Subject: x\r\n\r\nx\r\n"[..], &mut status).await;
+    let e = c
+        .send(
+            &Envelope::new("alice@example.test", &to),
+            &b"Subject: x\r\n\r\nx\r\n"[..],
+            &mut status,
+        )
+        .await;
     assert!(matches!(e, Err(Error::NoRecipientsAccepted)), "{e:?}");
     match status[0] {
         RecipientStatus::Refused(r) => {
@@ -133,14 +164,28 @@ async fn refused_recipient_wrong_password_and_size_are_typed() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(String::from_utf8_lossy(c.session().first_refusal_text()).contains("nobody@example.test"));
+    assert!(
+        String::from_utf8_lossy(c.session().first_refusal_text()).contains("nobody@example.test")
+    );
 
     // The connection is still usable: SIZE is checked before anything is sent.
     let to = ["bob@example.test"];
     let mut status = [RecipientStatus::NotSent];
-    let env = Envelope { size: Some(20_000_000), ..Envelope::new("alice@example.test", &to) };
+    let env = Envelope {
+        size: Some(20_000_000),
+        ..Envelope::new("alice@example.test", &to)
+    };
     let e = c.send(&env, &b"x"[..], &mut status).await;
-    assert!(matches!(e, Err(Error::MessageTooLarge { size: 20_000_000, limit: 10_240_000 })), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            Err(Error::MessageTooLarge {
+                size: 20_000_000,
+                limit: 10_240_000
+            })
+        ),
+        "{e:?}"
+    );
     assert_eq!(status[0], RecipientStatus::NotSent);
 
     // Then a good message on the same connection, and a second one.
@@ -148,7 +193,11 @@ async fn refused_recipient_wrong_password_and_size_are_typed() {
         let tok = token(&format!("same-conn-{i}"));
         let body = format!("Subject: {tok}\r\nFrom: alice@example.test\r\n\r\nmessage {i}\r\n");
         let report = c
-            .send(&Envelope::new("alice@example.test", &to), body.as_bytes(), &mut status)
+            .send(
+                &Envelope::new("alice@example.test", &to),
+                body.as_bytes(),
+                &mut status,
+            )
             .await
             .unwrap();
         assert_eq!((report.accepted, report.refused), (1, 0));
@@ -164,7 +213,9 @@ async fn refused_recipient_wrong_password_and_size_are_typed() {
     // A wrong password: 535 at the AUTH stage, recoverable.
     let (mut tls, mut rx, mut tx) = (TlsBuffers::new(), [0u8; 1024], [0u8; 1024]);
     let mut c = implicit_client!(peers, tls, rx, tx, port, false);
-    let e = c.authenticate(&Credentials::new("alice", "wrong"), Some(Mechanism::Plain)).await;
+    let e = c
+        .authenticate(&Credentials::new("alice", "wrong"), Some(Mechanism::Plain))
+        .await;
     match e {
         Err(Error::Rejected(r)) => {
             assert_eq!((r.stage, r.code.value()), (Stage::Auth, 535));
@@ -176,7 +227,7 @@ async fn refused_recipient_wrong_password_and_size_are_typed() {
 
 #[tokio::test]
 async fn plaintext_auth_on_submission_is_refused_by_server_and_by_default() {
-    let peers = Peers::load();
+    let peers = postwire_tests::peers_or_skip!();
     let port = peers.port("MAILPEERS_SUBMISSION_PORT");
 
     // Allowed by the caller, but the submission port wants STARTTLS first: 530. AUTH was not
@@ -184,11 +235,24 @@ async fn plaintext_auth_on_submission_is_refused_by_server_and_by_default() {
     let proxy = RoundTripProxy::start(peers.host(), port).await;
     let tcp = connect_tcp("127.0.0.1", proxy.port, TIMEOUT).await.unwrap();
     let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
-    let mut c = Client::new(tcp, TokioDelay, Buffers { rx: &mut rx, tx: &mut tx }, config(true));
+    let mut c = Client::new(
+        tcp,
+        TokioDelay,
+        Buffers {
+            rx: &mut rx,
+            tx: &mut tx,
+        },
+        config(true),
+    );
     c.greet().await.unwrap();
     assert!(c.capabilities().starttls);
     assert!(c.capabilities().auth.is_empty());
-    let e = c.authenticate(&Credentials::new("alice", "alice-pw"), Some(Mechanism::Plain)).await;
+    let e = c
+        .authenticate(
+            &Credentials::new("alice", "alice-pw"),
+            Some(Mechanism::Plain),
+        )
+        .await;
     match e {
         Err(Error::Rejected(r)) => assert_eq!((r.stage, r.code.value()), (Stage::Auth, 530)),
         other => panic!("{other:?}"),
@@ -197,7 +261,10 @@ async fn plaintext_auth_on_submission_is_refused_by_server_and_by_default() {
     c.quit().await.unwrap();
     let sent = String::from_utf8_lossy(&proxy.client_bytes()).to_string();
     assert!(sent.contains("AUTH PLAIN\r\n"), "{sent}");
-    assert!(!sent.contains("AGFsaWNl"), "credentials left in clear text: {sent}");
+    assert!(
+        !sent.contains("AGFsaWNl"),
+        "credentials left in clear text: {sent}"
+    );
 
     // Not allowed (the default): refused before anything is sent, on the MX port that does
     // announce AUTH without TLS.
@@ -205,10 +272,20 @@ async fn plaintext_auth_on_submission_is_refused_by_server_and_by_default() {
     let proxy = RoundTripProxy::start(peers.host(), mx).await;
     let tcp = connect_tcp("127.0.0.1", proxy.port, TIMEOUT).await.unwrap();
     let (mut rx, mut tx) = ([0u8; 1024], [0u8; 1024]);
-    let mut c = Client::new(tcp, TokioDelay, Buffers { rx: &mut rx, tx: &mut tx }, config(false));
+    let mut c = Client::new(
+        tcp,
+        TokioDelay,
+        Buffers {
+            rx: &mut rx,
+            tx: &mut tx,
+        },
+        config(false),
+    );
     c.greet().await.unwrap();
     assert!(c.capabilities().auth.has_plain());
-    let e = c.authenticate(&Credentials::new("alice", "alice-pw"), None).await;
+    let e = c
+        .authenticate(&Credentials::new("alice", "alice-pw"), None)
+        .await;
     assert!(matches!(e, Err(Error::PlaintextAuthRefused)), "{e:?}");
     c.quit().await.unwrap();
     let sent = String::from_utf8_lossy(&proxy.client_bytes()).to_string();
@@ -217,19 +294,36 @@ async fn plaintext_auth_on_submission_is_refused_by_server_and_by_default() {
 
 #[tokio::test]
 async fn unauthenticated_relay_on_the_mx_port() {
-    let peers = Peers::load();
+    let peers = postwire_tests::peers_or_skip!();
     let mx = peers.port("MAILPEERS_SMTP_PORT");
     let tcp = connect_tcp(peers.host(), mx, TIMEOUT).await.unwrap();
     let (mut rx, mut tx) = ([0u8; 512], [0u8; 512]);
-    let mut c = Client::new(tcp, TokioDelay, Buffers { rx: &mut rx, tx: &mut tx }, config(false));
+    let mut c = Client::new(
+        tcp,
+        TokioDelay,
+        Buffers {
+            rx: &mut rx,
+            tx: &mut tx,
+        },
+        config(false),
+    );
     c.greet().await.unwrap();
     let tok = token("mx");
     let to = ["someone@elsewhere.test", "bob@example.test"];
     let mut status = [RecipientStatus::NotSent; 2];
     let body = format!("Subject: {tok}\r\n\r\nvia MX\r\n");
-    let report = c.send_and_quit(&Envelope::new("sensor@device.test", &to), body.as_bytes(), &mut status).await.unwrap();
+    let report = c
+        .send_and_quit(
+            &Envelope::new("sensor@device.test", &to),
+            body.as_bytes(),
+            &mut status,
+        )
+        .await
+        .unwrap();
     assert_eq!((report.accepted, report.refused), (1, 1));
-    assert!(matches!(status[0], RecipientStatus::Refused(r) if r.code.value() == 554 && r.is_permanent()));
+    assert!(
+        matches!(status[0], RecipientStatus::Refused(r) if r.code.value() == 554 && r.is_permanent())
+    );
     assert_eq!(status[1], RecipientStatus::Accepted);
     assert!(String::from_utf8_lossy(c.message_reply_text()).contains("queued"));
     fetch_by_subject(&peers, "bob", "bob-pw", &tok);
@@ -237,7 +331,7 @@ async fn unauthenticated_relay_on_the_mx_port() {
 
 #[tokio::test]
 async fn wrong_ca_refuses_before_any_credential() {
-    let peers = Peers::load();
+    let peers = postwire_tests::peers_or_skip!();
     let proxy = RoundTripProxy::start(peers.host(), peers.port("MAILPEERS_SUBMISSIONS_PORT")).await;
     let mut req = request(&peers, Security::Implicit, None, compose("never", "never"));
     req.server.port = proxy.port;
@@ -290,18 +384,24 @@ fn generated_line(i: usize) -> String {
 
 #[tokio::test]
 async fn large_body_streams_through_small_buffers() {
-    let peers = Peers::load();
+    let peers = postwire_tests::peers_or_skip!();
     let port = peers.port("MAILPEERS_SUBMISSIONS_PORT");
     let (mut tls, mut rx, mut tx) = (TlsBuffers::new(), [0u8; 512], [0u8; 512]);
     let mut c = implicit_client!(peers, tls, rx, tx, port, false);
-    c.authenticate(&Credentials::new("alice", "alice-pw"), None).await.unwrap();
+    c.authenticate(&Credentials::new("alice", "alice-pw"), None)
+        .await
+        .unwrap();
     let tok = token("large");
     let header = format!(
         "Subject: {tok}\r\nFrom: alice@example.test\r\nDate: Sun, 22 Nov 2026 00:00:00 +0000\r\nMessage-ID: <{tok}@example.test>\r\n\r\n"
     );
     let mut expected = header.clone().into_bytes();
     let body_len = 3 * 1024 * 1024;
-    let mut g = Generated { left: body_len, line: 0, pos: 0 };
+    let mut g = Generated {
+        left: body_len,
+        line: 0,
+        pos: 0,
+    };
     let mut tmp = vec![0u8; body_len];
     let n = g.read(&mut tmp).await.unwrap();
     assert_eq!(n, body_len);
@@ -311,29 +411,59 @@ async fn large_body_streams_through_small_buffers() {
     let source = [header.as_bytes(), &tmp[..cut]].concat();
     let to = ["bob@example.test"];
     let mut status = [RecipientStatus::NotSent];
-    let env = Envelope { size: Some(source.len() as u64), ..Envelope::new("alice@example.test", &to) };
-    c.send_and_quit(&env, &source[..], &mut status).await.unwrap();
+    let env = Envelope {
+        size: Some(source.len() as u64),
+        ..Envelope::new("alice@example.test", &to)
+    };
+    c.send_and_quit(&env, &source[..], &mut status)
+        .await
+        .unwrap();
     let delivered = fetch_by_subject(&peers, "bob", "bob-pw", &tok);
     assert!(delivered.len() >= expected.len());
     assert_delivered(&delivered, &expected);
     // And from a generating reader that never holds the whole body.
     let (mut tls, mut rx, mut tx) = (TlsBuffers::new(), [0u8; 512], [0u8; 512]);
     let mut c = implicit_client!(peers, tls, rx, tx, port, false);
-    c.authenticate(&Credentials::new("alice", "alice-pw"), None).await.unwrap();
+    c.authenticate(&Credentials::new("alice", "alice-pw"), None)
+        .await
+        .unwrap();
     let tok = token("generated");
     let head = format!("Subject: {tok}\r\n\r\n");
-    let reader = Chain { first: head.as_bytes(), second: Generated { left: 1 << 20, line: 0, pos: 0 } };
-    c.send_and_quit(&Envelope::new("alice@example.test", &to), reader, &mut status).await.unwrap();
+    let reader = Chain {
+        first: head.as_bytes(),
+        second: Generated {
+            left: 1 << 20,
+            line: 0,
+            pos: 0,
+        },
+    };
+    c.send_and_quit(
+        &Envelope::new("alice@example.test", &to),
+        reader,
+        &mut status,
+    )
+    .await
+    .unwrap();
     let delivered = fetch_by_subject(&peers, "bob", "bob-pw", &tok);
     let body_start = delivered.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     let mut all = vec![0u8; 1 << 20];
-    let n = Generated { left: 1 << 20, line: 0, pos: 0 }.read(&mut all).await.unwrap();
+    let n = Generated {
+        left: 1 << 20,
+        line: 0,
+        pos: 0,
+    }
+    .read(&mut all)
+    .await
+    .unwrap();
     let mut want = all[..n].to_vec();
     if !want.ends_with(b"\r\n") {
         want.extend_from_slice(b"\r\n");
     }
     assert_eq!(delivered.len() - body_start, want.len());
-    assert!(delivered[body_start..] == want[..], "generated body differs");
+    assert!(
+        delivered[body_start..] == want[..],
+        "generated body differs"
+    );
 }
 
 struct Chain<'a, R> {
@@ -363,7 +493,7 @@ impl<R: Read> Read for Chain<'_, R> {
 /// body+QUIT = 7.
 #[tokio::test]
 async fn round_trips_are_minimal() {
-    let peers = Peers::load();
+    let peers = postwire_tests::peers_or_skip!();
     for (security, port_var, expected) in [
         (Security::Implicit, "MAILPEERS_SUBMISSIONS_PORT", 6),
         (Security::StartTls, "MAILPEERS_SUBMISSION_PORT", 7),

@@ -507,10 +507,11 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
 
     fn leave<R>(&mut self, r: Result<R, Error<T::Error>>) -> Result<R, Error<T::Error>> {
         self.busy = false;
-        if let Err(e) = &r {
-            if e.is_fatal() && self.fatal.is_none() {
-                self.fatal = Some(summarize(e));
-            }
+        if let Err(e) = &r
+            && e.is_fatal()
+            && self.fatal.is_none()
+        {
+            self.fatal = Some(summarize(e));
         }
         r
     }
@@ -609,6 +610,10 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
     /// transport, over which the caller runs the TLS handshake, and the rest, which
     /// [`StartTls::resume`] joins with the encrypted transport. Gives the client back unchanged
     /// when STARTTLS has not been accepted.
+    #[allow(
+        clippy::result_large_err,
+        reason = "the client itself is given back; no Box without alloc"
+    )]
     pub fn into_starttls(self) -> Result<(T, StartTls<'b, D>), Self> {
         if self.fatal.is_some() || self.conn.session.state() != crate::proto::State::TlsPending {
             return Err(self);
@@ -822,10 +827,11 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
             return Err(Error::InvalidArgument);
         }
         let caps = self.conn.session.capabilities();
-        if let (Some(size), Some(limit)) = (envelope.size, caps.size) {
-            if limit > 0 && size > limit {
-                return Err(Error::MessageTooLarge { size, limit });
-            }
+        if let (Some(size), Some(limit)) = (envelope.size, caps.size)
+            && limit > 0
+            && size > limit
+        {
+            return Err(Error::MessageTooLarge { size, limit });
         }
         if envelope.eight_bit && !caps.eight_bit_mime {
             return Err(Error::EightBitUnsupported);

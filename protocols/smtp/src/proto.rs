@@ -356,13 +356,11 @@ impl Pending {
         if let (Expect::Rcpt { count: 1, next: n2 }, Some(Expect::Rcpt { next, count })) = (
             e,
             self.len.checked_sub(1).and_then(|i| self.items.get_mut(i)),
-        ) {
-            if next.checked_add(*count) == Some(n2) {
-                if let Some(c) = count.checked_add(1) {
-                    *count = c;
-                    return Ok(());
-                }
-            }
+        ) && next.checked_add(*count) == Some(n2)
+            && let Some(c) = count.checked_add(1)
+        {
+            *count = c;
+            return Ok(());
         }
         let slot = self
             .items
@@ -383,12 +381,12 @@ impl Pending {
 
     /// Removes one expected reply from the front.
     fn pop(&mut self) {
-        if let Some(Expect::Rcpt { next, count }) = self.items.first_mut() {
-            if *count > 1 {
-                *next = next.saturating_add(1);
-                *count -= 1;
-                return;
-            }
+        if let Some(Expect::Rcpt { next, count }) = self.items.first_mut()
+            && *count > 1
+        {
+            *next = next.saturating_add(1);
+            *count -= 1;
+            return;
         }
         if self.len > 0 {
             self.items.copy_within(1.., 0);

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The one test command: installs what it needs, starts the real mail servers, runs every check.
+# Run from anywhere: bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+started=$(date +%s)
+step() { printf '\n==> %s (%ss)\n' "$*" "$(( $(date +%s) - started ))"; }
+
+step "toolchain: targets and components"
+rustup target add thumbv7em-none-eabihf thumbv6m-none-eabi riscv32imc-unknown-none-elf
+rustup component add rustfmt clippy llvm-tools
+command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3; }
+
+step "rustfmt"
+cargo fmt --all -- --check
+
+step "clippy (warnings denied)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "protocol crates build for the firmware targets (no_std, no alloc)"
+for target in thumbv7em-none-eabihf thumbv6m-none-eabi riscv32imc-unknown-none-elf; do
+  cargo build --locked -p postwire-core -p postwire-smtp -p postwire-tls --target "$target"
+done
+
+step "no-allocator firmware images link, and their sizes"
+bash scripts/footprint.sh
+
+step "real mail servers (Postfix + Dovecot on loopback)"
+peers="$root/../shared/peers/mail-servers.sh"
+if [ -f "$peers" ]; then
+  bash "$peers" up
+  export POSTWIRE_REQUIRE_PEERS=1
+else
+  echo "NOTE: $peers not found: the real-server tests will report that they were skipped."
+  if [ "${CI:-}" = "true" ]; then echo "CI needs the peers; failing."; exit 1; fi
+fi
+
+step "tests (unit, corpus, transcripts, real servers)"
+cargo test --workspace --locked
+
+step "done"

@@ -1,0 +1,555 @@
+//! TLS against the real Postfix/Dovecot peers (`../shared/peers`): implicit TLS, STARTTLS,
+//! certificate and host-name verification.
+
+// Test code: a failed expectation is a test failure.
+#![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use embedded_io_async::{ErrorType, Read, Write};
+use postwire_host_sim::net::{TcpTransport, connect_tcp, os_rng};
+use postwire_host_sim::tls::{CaSet, SystemClock, TlsBuffers, connect_tls, start_tls};
+use postwire_tls::{Provider, TlsError, Trust};
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The MAILPEERS_* variables from `$MAILPEERS_DIR/mailpeers.env`.
+struct Peers {
+    vars: HashMap<String, String>,
+}
+
+impl Peers {
+    fn load() -> Self {
+        let dir = std::env::var_os("MAILPEERS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/tmp/mailpeers"));
+        let path = dir.join("mailpeers.env");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}: the mail-server peers are not up; run `bash ../shared/peers/mail-servers.sh up` first",
+                path.display()
+            )
+        });
+        let vars = text
+            .lines()
+            .filter_map(|line| line.strip_prefix("export "))
+            .filter_map(|line| line.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
+            .collect();
+        Self { vars }
+    }
+
+    fn get(&self, name: &str) -> &str {
+        self.vars.get(name).unwrap_or_else(|| {
+            panic!(
+                "{name} missing from mailpeers.env; rerun `bash ../shared/peers/mail-servers.sh up`"
+            )
+        })
+    }
+
+    fn host(&self) -> &str {
+        self.get("MAILPEERS_HOST")
+    }
+
+    fn port(&self, name: &str) -> u16 {
+        self.get(name).parse().expect("port number")
+    }
+
+    fn name(&self) -> &str {
+        self.get("MAILPEERS_TLS_NAME")
+    }
+
+    fn ca(&self, var: &str) -> CaSet {
+        CaSet::from_file(self.get(var)).expect("CA file")
+    }
+
+    async fn tcp(&self, port_var: &str) -> TcpTransport {
+        connect_tcp(self.host(), self.port(port_var), TIMEOUT)
+            .await
+            .expect("TCP connect")
+    }
+}
+
+/// Reads one line (up to CRLF) byte by byte, so that nothing after it is consumed.
+async fn read_line<S: Read>(stream: &mut S) -> String
+where
+    <S as ErrorType>::Error: std::fmt::Debug,
+{
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while !line.ends_with(b"\r\n") {
+        assert!(line.len() < 4096, "line too long: {line:?}");
+        let n = tokio::time::timeout(TIMEOUT, stream.read(&mut byte))
+            .await
+            .expect("read timed out")
+            .expect("read");
+        assert_eq!(
+            n,
+            1,
+            "connection closed after {:?}",
+            String::from_utf8_lossy(&line)
+        );
+        line.push(byte[0]);
+    }
+    String::from_utf8(line).expect("UTF-8 line")
+}
+
+/// Reads lines until one for which `last` is true; returns them all.
+async fn read_until<S: Read>(stream: &mut S, last: impl Fn(&str) -> bool) -> Vec<String>
+where
+    <S as ErrorType>::Error: std::fmt::Debug,
+{
+    let mut lines = Vec::new();
+    loop {
+        let line = read_line(stream).await;
+        let done = last(&line);
+        lines.push(line);
+        if done {
+            return lines;
+        }
+    }
+}
+
+async fn send<S: Write>(stream: &mut S, data: &[u8])
+where
+    <S as ErrorType>::Error: std::fmt::Debug,
+{
+    stream.write_all(data).await.expect("write");
+    stream.flush().await.expect("flush");
+}
+
+/// A transport that records what the client writes.
+struct Recording<T> {
+    inner: T,
+    written: Vec<u8>,
+}
+
+impl<T: ErrorType> ErrorType for Recording<T> {
+    type Error = T::Error;
+}
+
+impl<T: Read> Read for Recording<T> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, T::Error> {
+        self.inner.read(buf).await
+    }
+}
+
+impl<T: Write> Write for Recording<T> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, T::Error> {
+        let n = self.inner.write(buf).await?;
+        self.written.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    async fn flush(&mut self) -> Result<(), T::Error> {
+        self.inner.flush().await
+    }
+}
+
+/// The content types of the TLS records in `bytes`.
+fn record_types(mut bytes: &[u8]) -> Vec<u8> {
+    let mut types = Vec::new();
+    while bytes.len() >= 5 {
+        let len = usize::from(u16::from_be_bytes([bytes[3], bytes[4]]));
+        types.push(bytes[0]);
+        bytes = &bytes[(5 + len).min(bytes.len())..];
+    }
+    assert!(bytes.is_empty(), "partial record written");
+    types
+}
+
+/// Implicit TLS with the bundle (RSA CA first, ECDSA CA second) as trust; returns the greeting
+/// and the index of the anchor that verified the server.
+async fn implicit_greeting(peers: &Peers, port_var: &str) -> (String, Option<usize>) {
+    let ca = peers.ca("MAILPEERS_CA_CERT");
+    assert_eq!(ca.len(), 2, "ca.crt holds both CAs");
+    let anchors = ca.anchors();
+    let trust = Trust::Anchors(&anchors);
+    let mut provider = Provider::<_, SystemClock>::new(os_rng(), &trust);
+    let (mut rx, mut tx) = (vec![0; 16_640], vec![0; 4096]);
+    let tcp = peers.tcp(port_var).await;
+    let mut tls =
+        postwire_tls::connect_with_provider(tcp, peers.name(), &mut provider, &mut rx, &mut tx)
+            .await
+            .unwrap_or_else(|e| panic!("{port_var}: handshake: {e}"));
+    let greeting = read_line(&mut tls).await;
+    let _ = tls.close().await;
+    (greeting, provider.verifier().verified_anchor())
+}
+
+#[tokio::test]
+async fn imaps_greeting_with_ca_bundle() {
+    let peers = Peers::load();
+    let (greeting, anchor) = implicit_greeting(&peers, "MAILPEERS_IMAPS_PORT").await;
+    assert!(greeting.starts_with("* OK"), "{greeting:?}");
+    assert_eq!(
+        anchor,
+        Some(1),
+        "the ECDSA CA (second in ca.crt) verifies the chain"
+    );
+}
+
+#[tokio::test]
+async fn pop3s_greeting_with_ca_bundle() {
+    let peers = Peers::load();
+    let (greeting, anchor) = implicit_greeting(&peers, "MAILPEERS_POP3S_PORT").await;
+    assert!(greeting.starts_with("+OK"), "{greeting:?}");
+    assert_eq!(anchor, Some(1));
+}
+
+#[tokio::test]
+async fn submissions_greeting_with_ca_bundle() {
+    let peers = Peers::load();
+    let (greeting, anchor) = implicit_greeting(&peers, "MAILPEERS_SUBMISSIONS_PORT").await;
+    assert!(greeting.starts_with("220 "), "{greeting:?}");
+    assert_eq!(anchor, Some(1));
+}
+
+#[tokio::test]
+async fn plain_connect_api_and_imap_command() {
+    let peers = Peers::load();
+    let ca = peers.ca("MAILPEERS_CA_CERT_EC_DER");
+    let anchors = ca.anchors();
+    let trust = Trust::Anchors(&anchors);
+    let (mut rx, mut tx) = (vec![0; 16_640], vec![0; 4096]);
+    let socket = peers.tcp("MAILPEERS_IMAPS_PORT").await;
+    let mut tls = postwire_tls::connect(socket, "localhost", &trust, os_rng(), &mut rx, &mut tx)
+        .await
+        .expect("handshake");
+    assert!(read_line(&mut tls).await.starts_with("* OK"));
+    send(&mut tls, b"a1 CAPABILITY\r\na2 LOGOUT\r\n").await;
+    let lines = read_until(&mut tls, |l| l.starts_with("a2 ")).await;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("* CAPABILITY IMAP4rev1")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|l| l.starts_with("a1 OK")), "{lines:?}");
+    assert!(
+        lines.last().is_some_and(|l| l.starts_with("a2 OK")),
+        "{lines:?}"
+    );
+    // After LOGOUT the server closes: close_notify reads as end of stream.
+    let mut buf = [0u8; 64];
+    let n = tokio::time::timeout(TIMEOUT, tls.read(&mut buf))
+        .await
+        .expect("EOF in time");
+    assert!(matches!(n, Ok(0) | Err(TlsError::Closed)), "{n:?}");
+}
+
+#[tokio::test]
+async fn host_connect_tls_helper() {
+    let peers = Peers::load();
+    let ca = peers.ca("MAILPEERS_CA_CERT");
+    let anchors = ca.anchors();
+    let mut buffers = TlsBuffers::new();
+    let mut tls = connect_tls(
+        peers.host(),
+        peers.port("MAILPEERS_SUBMISSIONS_PORT"),
+        "mail.example.test",
+        &Trust::Anchors(&anchors),
+        TIMEOUT,
+        &mut buffers,
+    )
+    .await
+    .expect("connect_tls");
+    assert!(read_line(&mut tls).await.starts_with("220 "));
+    send(&mut tls, b"EHLO client.example.test\r\n").await;
+    let lines = read_until(&mut tls, |l| l.starts_with("250 ")).await;
+    assert!(lines.iter().any(|l| l.contains("AUTH")), "{lines:?}");
+    send(&mut tls, b"QUIT\r\n").await;
+    assert!(read_line(&mut tls).await.starts_with("221"));
+}
+
+#[tokio::test]
+async fn wrong_ca_is_refused_before_any_data() {
+    let peers = Peers::load();
+    // The client gets the ECDSA chain (no RSA signature schemes offered), the anchor is the
+    // RSA CA: nothing verifies.
+    let ca = peers.ca("MAILPEERS_CA_CERT_RSA_DER");
+    let anchors = ca.anchors();
+    let trust = Trust::Anchors(&anchors);
+    for port_var in [
+        "MAILPEERS_IMAPS_PORT",
+        "MAILPEERS_POP3S_PORT",
+        "MAILPEERS_SUBMISSIONS_PORT",
+    ] {
+        let mut transport = Recording {
+            inner: peers.tcp(port_var).await,
+            written: Vec::new(),
+        };
+        let (mut rx, mut tx) = (vec![0; 16_640], vec![0; 4096]);
+        let result = postwire_tls::connect(
+            &mut transport,
+            "localhost",
+            &trust,
+            os_rng(),
+            &mut rx,
+            &mut tx,
+        )
+        .await;
+        assert!(
+            matches!(result, Err(TlsError::CertificateInvalid)),
+            "{port_var}: {:?}",
+            result.err()
+        );
+        // Only the ClientHello went out: no encrypted record (content type 23), so neither
+        // the client Finished nor any application data.
+        assert_eq!(record_types(&transport.written), [22], "{port_var}");
+    }
+}
+
+#[tokio::test]
+async fn wrong_host_name_is_refused() {
+    let peers = Peers::load();
+    let ca = peers.ca("MAILPEERS_CA_CERT");
+    let anchors = ca.anchors();
+    let trust = Trust::Anchors(&anchors);
+    for name in ["wrong.example", "localhost.example.test", "example"] {
+        let (mut rx, mut tx) = (vec![0; 16_640], vec![0; 4096]);
+        let tcp = peers.tcp("MAILPEERS_IMAPS_PORT").await;
+        let result = postwire_tls::connect(tcp, name, &trust, os_rng(), &mut rx, &mut tx).await;
+        assert!(
+            matches!(result, Err(TlsError::HostnameMismatch)),
+            "{name}: {:?}",
+            result.err()
+        );
+    }
+    // The other names in the certificate work.
+    for name in ["mail.example.test", "example.test", "LOCALHOST"] {
+        let (mut rx, mut tx) = (vec![0; 16_640], vec![0; 4096]);
+        let tcp = peers.tcp("MAILPEERS_IMAPS_PORT").await;
+        let result = postwire_tls::connect(tcp, name, &trust, os_rng(), &mut rx, &mut tx).await;
+        assert!(result.is_ok(), "{name}: {:?}", result.err());
+    }
+}
+
+#[tokio::test]
+async fn invalid_server_names_are_refused_before_connecting_tls() {
+    let peers = Peers::load();
+    let trust = Trust::Insecure;
+    for name in ["", "bad name", "x\r\nA1 LOGIN", "ünicode.example"] {
+        let (mut rx, mut tx) = (vec![0; 16_640], vec![0; 4096]);
+        let mut transport = Recording {
+            inner: peers.tcp("MAILPEERS_IMAPS_PORT").await,
+            written: Vec::new(),
+        };
+        let result =
+            postwire_tls::connect(&mut transport, name, &trust, os_rng(), &mut rx, &mut tx).await;
+        assert!(
+            matches!(result, Err(TlsError::ServerName)),
+            "{name:?}: {:?}",
+            result.err()
+        );
+        assert!(transport.written.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn ip_address_names_match_ip_sans() {
+    let peers = Peers::load();
+    let ca = peers.ca("MAILPEERS_CA_CERT");
+    let anchors = ca.anchors();
+    let trust = Trust::Anchors(&anchors);
+    let port = peers.port("MAILPEERS_POP3S_PORT");
+    // The certificate has IP:127.0.0.1 and IP:::1 (no SNI is sent for IP names).
+    for (host, name) in [("127.0.0.1", "127.0.0.1"), ("::1", "::1")] {
+        let (mut rx, mut tx) = (vec![0; 16_640], vec![0; 4096]);
+        let tcp = connect_tcp(host, port, TIMEOUT).await.expect("TCP connect");
+        let mut tls = postwire_tls::connect(tcp, name, &trust, os_rng(), &mut rx, &mut tx)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(read_line(&mut tls).await.starts_with("+OK"));
+    }
+    // An address that is not in the certificate.
+    for name in ["127.0.0.2", "::2"] {
+        let (mut rx, mut tx) = (vec![0; 16_640], vec![0; 4096]);
+        let tcp = connect_tcp("127.0.0.1", port, TIMEOUT)
+            .await
+            .expect("TCP connect");
+        let result = postwire_tls::connect(tcp, name, &trust, os_rng(), &mut rx, &mut tx).await;
+        assert!(
+            matches!(result, Err(TlsError::HostnameMismatch)),
+            "{name}: {:?}",
+            result.err()
+        );
+    }
+    // The right IP with the wrong CA is a certificate error, not a name error.
+    let rsa = peers.ca("MAILPEERS_CA_CERT_RSA");
+    let rsa_anchors = rsa.anchors();
+    let (mut rx, mut tx) = (vec![0; 16_640], vec![0; 4096]);
+    let tcp = connect_tcp("127.0.0.1", port, TIMEOUT)
+        .await
+        .expect("TCP connect");
+    let result = postwire_tls::connect(
+        tcp,
+        "127.0.0.1",
+        &Trust::Anchors(&rsa_anchors),
+        os_rng(),
+        &mut rx,
+        &mut tx,
+    )
+    .await;
+    assert!(
+        matches!(result, Err(TlsError::CertificateInvalid)),
+        "{:?}",
+        result.err()
+    );
+}
+
+#[tokio::test]
+async fn insecure_mode_connects_without_anchors() {
+    let peers = Peers::load();
+    let (mut rx, mut tx) = (vec![0; 16_640], vec![0; 4096]);
+    let tcp = peers.tcp("MAILPEERS_IMAPS_PORT").await;
+    let mut tls = postwire_tls::connect(
+        tcp,
+        "wrong.example",
+        &Trust::Insecure,
+        os_rng(),
+        &mut rx,
+        &mut tx,
+    )
+    .await
+    .expect("insecure handshake");
+    assert!(read_line(&mut tls).await.starts_with("* OK"));
+    // No anchors at all: nobody is trusted.
+    let (mut rx, mut tx) = (vec![0; 16_640], vec![0; 4096]);
+    let tcp = peers.tcp("MAILPEERS_IMAPS_PORT").await;
+    let result = postwire_tls::connect(
+        tcp,
+        "localhost",
+        &Trust::Anchors(&[]),
+        os_rng(),
+        &mut rx,
+        &mut tx,
+    )
+    .await;
+    assert!(
+        matches!(result, Err(TlsError::CertificateInvalid)),
+        "{:?}",
+        result.err()
+    );
+}
+
+#[tokio::test]
+async fn pop3_stls_upgrade() {
+    let peers = Peers::load();
+    let ca = peers.ca("MAILPEERS_CA_CERT");
+    let anchors = ca.anchors();
+    let trust = Trust::Anchors(&anchors);
+    let mut plain = peers.tcp("MAILPEERS_POP3_PORT").await;
+    let greeting = read_line(&mut plain).await;
+    assert!(greeting.starts_with("+OK"), "{greeting:?}");
+    send(&mut plain, b"STLS\r\n").await;
+    let go_ahead = read_line(&mut plain).await;
+    assert!(go_ahead.starts_with("+OK"), "{go_ahead:?}");
+    let mut buffers = TlsBuffers::new();
+    let mut tls = start_tls(plain, peers.name(), &trust, TIMEOUT, &mut buffers)
+        .await
+        .expect("STLS handshake");
+    send(&mut tls, b"CAPA\r\n").await;
+    let capa = read_until(&mut tls, |l| l == ".\r\n").await;
+    assert!(capa[0].starts_with("+OK"), "{capa:?}");
+    assert!(capa.iter().any(|l| l.starts_with("USER")), "{capa:?}");
+    assert!(
+        !capa.iter().any(|l| l.starts_with("STLS")),
+        "no STLS after TLS: {capa:?}"
+    );
+    send(&mut tls, b"QUIT\r\n").await;
+    assert!(read_line(&mut tls).await.starts_with("+OK"));
+}
+
+#[tokio::test]
+async fn imap_starttls_upgrade() {
+    let peers = Peers::load();
+    let ca = peers.ca("MAILPEERS_CA_CERT_EC");
+    let anchors = ca.anchors();
+    let trust = Trust::Anchors(&anchors);
+    let mut plain = peers.tcp("MAILPEERS_IMAP_PORT").await;
+    assert!(read_line(&mut plain).await.starts_with("* OK"));
+    send(&mut plain, b"s1 STARTTLS\r\n").await;
+    assert!(read_line(&mut plain).await.starts_with("s1 OK"));
+    let (mut rx, mut tx) = (vec![0; 16_640], vec![0; 4096]);
+    let mut tls = postwire_tls::connect(plain, "localhost", &trust, os_rng(), &mut rx, &mut tx)
+        .await
+        .expect("STARTTLS handshake");
+    send(&mut tls, b"s2 CAPABILITY\r\n").await;
+    let lines = read_until(&mut tls, |l| l.starts_with("s2 ")).await;
+    assert!(lines.iter().any(|l| l.contains("AUTH=PLAIN")), "{lines:?}");
+    assert!(!lines.iter().any(|l| l.contains("STARTTLS")), "{lines:?}");
+}
+
+/// Kills the child process (started by this test) when dropped.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn tls12_only_server_gives_a_clear_error() {
+    let peers = Peers::load();
+    let dir = PathBuf::from(peers.get("MAILPEERS_CA_CERT"))
+        .parent()
+        .expect("tls dir")
+        .to_path_buf();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let child = std::process::Command::new("openssl")
+        .args(["s_server", "-quiet", "-tls1_2", "-naccept", "1", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-cert")
+        .arg(dir.join("server-ec.crt"))
+        .arg("-key")
+        .arg(dir.join("server-ec.key"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl (installed by `bash ../shared/peers/mail-servers.sh up`)");
+    let _guard = KillOnDrop(child);
+    let mut tcp = None;
+    for _ in 0..100 {
+        if let Ok(t) = connect_tcp("127.0.0.1", port, TIMEOUT).await {
+            tcp = Some(t);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let tcp = tcp.expect("openssl s_server did not start");
+    let ca = peers.ca("MAILPEERS_CA_CERT");
+    let anchors = ca.anchors();
+    let (mut rx, mut tx) = (vec![0; 16_640], vec![0; 4096]);
+    let result = postwire_tls::connect(
+        tcp,
+        "localhost",
+        &Trust::Anchors(&anchors),
+        os_rng(),
+        &mut rx,
+        &mut tx,
+    )
+    .await;
+    let err = result.err().expect("TLS 1.2 server must be refused");
+    eprintln!("TLS 1.2-only server: {err:?}");
+    assert!(matches!(err, TlsError::ProtocolVersion), "{err:?}");
+}
+
+#[tokio::test]
+async fn ca_files_load_as_pem_and_der() {
+    let peers = Peers::load();
+    assert_eq!(peers.ca("MAILPEERS_CA_CERT").len(), 2);
+    let pem = peers.ca("MAILPEERS_CA_CERT_EC");
+    let der = peers.ca("MAILPEERS_CA_CERT_EC_DER");
+    assert_eq!(pem.certs(), der.certs());
+    let err = CaSet::from_file("/nonexistent/ca.pem").expect_err("missing file");
+    assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
+}
