@@ -1,0 +1,152 @@
+//! The `postwire` command as a user runs it: exit codes, output lines, error lines; `send`
+//! against the real Postfix peer.
+
+use std::process::{Command, Output};
+
+use postwire_tests::{fetch_by_subject, peers_or_skip, token};
+
+fn postwire(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_postwire"));
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("run postwire");
+    {
+        use std::io::Write;
+        let mut sin = child.stdin.take().unwrap();
+        if let Some(data) = stdin {
+            sin.write_all(data).unwrap();
+        }
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn decode_smtp_exit_codes() {
+    let out = postwire(&["decode", "smtp"], &[], Some(b"250-a\r\n250 2.1.0 ok\r\n"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let line: serde_json::Value = serde_json::from_str(text(&out.stdout).trim()).unwrap();
+    assert_eq!(line["code"], 250);
+    assert_eq!(line["lines"], serde_json::json!(["a", "2.1.0 ok"]));
+
+    let out = postwire(&["decode", "smtp"], &[], Some(b"250 ok\r\n354 go"));
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out.stdout).lines().last().unwrap().contains("\"remainder\""));
+    assert!(text(&out.stderr).contains("incomplete"));
+
+    let out = postwire(&["decode", "smtp"], &[], Some(b"2500 nope\r\n"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!text(&out.stderr).contains("incomplete"));
+}
+
+#[test]
+fn send_usage_errors_are_precise() {
+    let base = ["send", "--server", "smtps://127.0.0.1:1", "--from", "a@example.test"];
+    let out = postwire(&base, &[], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("at least one recipient"), "{}", text(&out.stderr));
+
+    let out = postwire(&["send", "--server", "imap://x", "--from", "a@example.test", "--to", "b@example.test"], &[], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("smtps://HOST:PORT or smtp://HOST:PORT"));
+
+    let mut args = base.to_vec();
+    args.extend(["--to", "b@example.test", "--user", "u", "--password-env", "POSTWIRE_TEST_UNSET_VAR"]);
+    let out = postwire(&args, &[], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("POSTWIRE_TEST_UNSET_VAR"));
+
+    let mut args = base.to_vec();
+    args.extend(["--to", "b@example.test", "--header", "X-A: b\r\nBcc: c@example.test"]);
+    let out = postwire(&args, &[], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("CR, LF or NUL"), "{}", text(&out.stderr));
+
+    // Nothing listens on port 1: the connect stage is named.
+    let mut args = base.to_vec();
+    args.extend(["--to", "b@example.test", "--insecure", "--timeout", "5"]);
+    let out = postwire(&args, &[], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("error: connect:"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn send_delivers_over_both_ports_and_reports_refusals() {
+    let peers = peers_or_skip!();
+    let ca = peers.ca_bundle().to_string();
+    let host = peers.host().to_string();
+    for (scheme, port_var) in [("smtps", "MAILPEERS_SUBMISSIONS_PORT"), ("smtp", "MAILPEERS_SUBMISSION_PORT")] {
+        let url = format!("{scheme}://{host}:{}", peers.get(port_var));
+        let tok = token(&format!("cli-{scheme}"));
+        let subject = format!("Alarm {tok} — Grüße ✓");
+        let body = "Sensor 7: 31.5 °C\n.\nend\n";
+        let out = postwire(
+            &[
+                "send", "--server", &url, "--user", "alice", "--password-env", "PW", "--ca", &ca, "--from",
+                "Sensor Ünit <alice@example.test>", "--to", "Bob <bob@example.test>", "--cc", "alice@example.test",
+                "--bcc", "bob@example.test", "--subject", &subject, "--text", "-", "--header", "X-Device: 7",
+                "--reply-to", "ops@example.test",
+            ],
+            &[("PW", "alice-pw")],
+            Some(body.as_bytes()),
+        );
+        assert_eq!(out.status.code(), Some(0), "{url}: {}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(stdout.contains("accepted: bob@example.test"), "{stdout}");
+        assert!(stdout.contains("accepted: alice@example.test"), "{stdout}");
+        assert!(stdout.contains("server: 250 2.0.0 Ok: queued as"), "{stdout}");
+        let got = text(&fetch_by_subject(&peers, "bob", "bob-pw", &tok));
+        assert!(got.contains("From: =?utf-8?B?"), "{got}");
+        assert!(got.contains("To: Bob <bob@example.test>"), "{got}");
+        assert!(got.contains("Cc: alice@example.test"), "{got}");
+        assert!(got.contains("Reply-To: ops@example.test"), "{got}");
+        assert!(got.contains("X-Device: 7"), "{got}");
+        assert!(!got.contains("Bcc"), "{got}");
+        assert!(got.contains("Sensor 7: 31.5 =C2=B0C\r\n=2E\r\nend\r\n"), "{got}");
+    }
+
+    let url = format!("smtps://{host}:{}", peers.get("MAILPEERS_SUBMISSIONS_PORT"));
+    let out = postwire(
+        &["send", "--server", &url, "--user", "alice", "--password-env", "PW", "--ca", &ca, "--from", "alice@example.test", "--to", "bob@example.test"],
+        &[("PW", "wrong")],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("error: AUTH: server replied 535 5.7.8"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    let out = postwire(
+        &["send", "--server", &url, "--user", "alice", "--password-env", "PW", "--ca", &ca, "--from", "alice@example.test", "--to", "nobody@example.test"],
+        &[("PW", "alice-pw")],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("error: RCPT TO: no recipient was accepted"), "{err}");
+    assert!(err.contains("550 5.1.1"), "{err}");
+
+    let rsa = peers.get("MAILPEERS_CA_CERT_RSA").to_string();
+    let out = postwire(
+        &["send", "--server", &url, "--user", "alice", "--password-env", "PW", "--ca", &rsa, "--from", "alice@example.test", "--to", "bob@example.test"],
+        &[("PW", "alice-pw")],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("error: TLS handshake"), "{}", text(&out.stderr));
+
+    let plain = format!("smtp://{host}:{}", peers.get("MAILPEERS_SUBMISSION_PORT"));
+    let out = postwire(
+        &["send", "--server", &plain, "--allow-plaintext", "--user", "alice", "--password-env", "PW", "--from", "alice@example.test", "--to", "bob@example.test"],
+        &[("PW", "alice-pw")],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("AUTH: server replied 530 5.7.0"), "{}", text(&out.stderr));
+}
