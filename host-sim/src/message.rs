@@ -50,7 +50,10 @@ impl Mailbox {
             (Some(i), true) => {
                 let name = s[..i].trim().trim_matches('"').trim();
                 let addr = &s[i + 1..s.len() - 1];
-                ((!name.is_empty()).then(|| name.to_string()), addr.trim().to_string())
+                (
+                    (!name.is_empty()).then(|| name.to_string()),
+                    addr.trim().to_string(),
+                )
             }
             (None, false) => (None, s.to_string()),
             _ => return Err(ComposeError::InvalidAddress(s.to_string())),
@@ -73,9 +76,15 @@ impl Mailbox {
 /// or controls, and a domain of labels (letters, digits, hyphens; non-ASCII allowed for IDN and
 /// SMTPUTF8) or an address literal.
 pub fn valid_addr_spec(a: &str) -> bool {
-    let Some((local, domain)) = a.rsplit_once('@') else { return false };
+    let Some((local, domain)) = a.rsplit_once('@') else {
+        return false;
+    };
     let bad = |c: char| c.is_control() || c == ' ' || c == '<' || c == '>' || c == ',';
-    if local.is_empty() || local.len() > 64 || local.chars().any(bad) || local.contains('@') && !local.starts_with('"') {
+    if local.is_empty()
+        || local.len() > 64
+        || local.chars().any(bad)
+        || local.contains('@') && !local.starts_with('"')
+    {
         return false;
     }
     if domain.starts_with('[') {
@@ -83,9 +92,12 @@ pub fn valid_addr_spec(a: &str) -> bool {
     }
     !domain.is_empty()
         && domain.len() <= 255
-        && domain
-            .split('.')
-            .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
+        && domain.split('.').all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+        })
 }
 
 /// Everything that goes into the message.
@@ -146,7 +158,9 @@ pub fn encode_words(text: &str) -> String {
 
 fn check_value(name: &str, value: &str) -> Result<(), ComposeError> {
     if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-        return Err(ComposeError::InvalidHeader(format!("{name}: value contains CR, LF or NUL")));
+        return Err(ComposeError::InvalidHeader(format!(
+            "{name}: value contains CR, LF or NUL"
+        )));
     }
     Ok(())
 }
@@ -159,11 +173,15 @@ pub fn valid_header_name(name: &str) -> bool {
 /// Parses a `Name: value` command-line header.
 pub fn parse_header(s: &str) -> Result<(String, String), ComposeError> {
     let Some((name, value)) = s.split_once(':') else {
-        return Err(ComposeError::InvalidHeader(format!("{s:?} is not 'Name: value'")));
+        return Err(ComposeError::InvalidHeader(format!(
+            "{s:?} is not 'Name: value'"
+        )));
     };
     let name = name.trim();
     if !valid_header_name(name) {
-        return Err(ComposeError::InvalidHeader(format!("bad header name {name:?}")));
+        return Err(ComposeError::InvalidHeader(format!(
+            "bad header name {name:?}"
+        )));
     }
     let value = value.trim();
     check_value(name, value)?;
@@ -213,7 +231,9 @@ pub fn rfc5322_date(unix: u64) -> String {
     let y = if m <= 2 { y + 1 } else { y };
     let wd = (days + 4).rem_euclid(7) as usize; // 1970-01-01 was a Thursday
     const WD: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MO: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MO: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     format!(
         "{}, {} {} {} {:02}:{:02}:{:02} +0000",
         WD[wd],
@@ -236,7 +256,11 @@ pub fn quoted_printable(text: &str) -> String {
         let mut col = 0;
         for (i, &b) in bytes.iter().enumerate() {
             let last = i + 1 == bytes.len();
-            let enc = if (b == b' ' || b == b'\t') && last || b == b'=' || !(32..=126).contains(&b) && b != b'\t' || col == 0 && b == b'.' {
+            let enc = if (b == b' ' || b == b'\t') && last
+                || b == b'='
+                || !(32..=126).contains(&b) && b != b'\t'
+                || col == 0 && b == b'.'
+            {
                 format!("={b:02X}")
             } else {
                 (b as char).to_string()
@@ -260,7 +284,10 @@ impl SimpleMessage {
     /// `unique`, for Message-ID.
     pub fn render(&self, unix_time: u64, unique: &str) -> Result<Vec<u8>, ComposeError> {
         let mut h = String::new();
-        let from = self.from.as_ref().ok_or_else(|| ComposeError::InvalidAddress("missing From".into()))?;
+        let from = self
+            .from
+            .as_ref()
+            .ok_or_else(|| ComposeError::InvalidAddress("missing From".into()))?;
         push_address_header(&mut h, "From", std::slice::from_ref(from));
         push_address_header(&mut h, "To", &self.to);
         push_address_header(&mut h, "Cc", &self.cc);
@@ -274,12 +301,17 @@ impl SimpleMessage {
             }
         }
         h.push_str(&format!("Date: {}\r\n", rfc5322_date(unix_time)));
-        let domain = from.address.rsplit_once('@').map_or("localhost", |(_, d)| d);
+        let domain = from
+            .address
+            .rsplit_once('@')
+            .map_or("localhost", |(_, d)| d);
         h.push_str(&format!("Message-ID: <{unique}@{domain}>\r\n"));
         h.push_str("MIME-Version: 1.0\r\n");
         for (name, value) in &self.headers {
             if !valid_header_name(name) {
-                return Err(ComposeError::InvalidHeader(format!("bad header name {name:?}")));
+                return Err(ComposeError::InvalidHeader(format!(
+                    "bad header name {name:?}"
+                )));
             }
             check_value(name, value)?;
             h.push_str(&format!("{name}: {value}\r\n"));
@@ -313,7 +345,9 @@ impl SimpleMessage {
 
 /// Seconds since 1970 now.
 pub fn now_unix() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]
@@ -323,7 +357,10 @@ mod tests {
     #[test]
     fn dates() {
         assert_eq!(rfc5322_date(0), "Thu, 1 Jan 1970 00:00:00 +0000");
-        assert_eq!(rfc5322_date(1_795_395_051), "Sun, 22 Nov 2026 00:50:51 +0000");
+        assert_eq!(
+            rfc5322_date(1_795_395_051),
+            "Sun, 22 Nov 2026 00:50:51 +0000"
+        );
         assert_eq!(rfc5322_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
     }
 
@@ -334,14 +371,20 @@ mod tests {
         assert!(m.render().starts_with("=?utf-8?B?"));
         assert!(Mailbox::parse("a@b\r\nBcc: x@y").is_err());
         assert!(Mailbox::parse("no-at-sign").is_err());
-        assert_eq!(Mailbox::parse("J. Doe <j@x.org>").unwrap().render(), "\"J. Doe\" <j@x.org>");
+        assert_eq!(
+            Mailbox::parse("J. Doe <j@x.org>").unwrap().render(),
+            "\"J. Doe\" <j@x.org>"
+        );
     }
 
     #[test]
     fn headers_refuse_injection() {
         assert!(parse_header("X-A: b\r\nBcc: evil@x").is_err());
         assert!(parse_header("Bad Name: v").is_err());
-        assert_eq!(parse_header("X-Tag:  v ").unwrap(), ("X-Tag".into(), "v".into()));
+        assert_eq!(
+            parse_header("X-Tag:  v ").unwrap(),
+            ("X-Tag".into(), "v".into())
+        );
     }
 
     #[test]
