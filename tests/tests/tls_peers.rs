@@ -553,3 +553,33 @@ async fn ca_files_load_as_pem_and_der() {
     let err = CaSet::from_file("/nonexistent/ca.pem").expect_err("missing file");
     assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
 }
+
+#[tokio::test]
+async fn anchor_order_does_not_matter() {
+    let peers = Peers::load();
+    let ec = peers.ca("MAILPEERS_CA_CERT_EC_DER");
+    let rsa = peers.ca("MAILPEERS_CA_CERT_RSA_DER");
+    // ECDSA CA first: found by the first trial, then verified for real.
+    let anchors = [ec.certs()[0].as_slice(), rsa.certs()[0].as_slice()];
+    let trust = Trust::Anchors(&anchors);
+    let mut provider = Provider::<_, SystemClock>::new(os_rng(), &trust);
+    let (mut rx, mut tx) = (vec![0; 16_640], vec![0; 4096]);
+    let tcp = peers.tcp("MAILPEERS_SUBMISSIONS_PORT").await;
+    let mut tls =
+        postwire_tls::connect_with_provider(tcp, "localhost", &mut provider, &mut rx, &mut tx)
+            .await
+            .expect("handshake");
+    assert!(read_line(&mut tls).await.starts_with("220 "));
+    drop(tls);
+    assert_eq!(provider.verifier().verified_anchor(), Some(0));
+    // A chain too large for the verifier's certificate storage is a capacity error.
+    let mut small = Provider::<_, SystemClock, 64>::new(os_rng(), &trust);
+    let tcp = peers.tcp("MAILPEERS_SUBMISSIONS_PORT").await;
+    let result =
+        postwire_tls::connect_with_provider(tcp, "localhost", &mut small, &mut rx, &mut tx).await;
+    assert!(
+        matches!(result, Err(TlsError::BufferTooSmall)),
+        "{:?}",
+        result.err()
+    );
+}

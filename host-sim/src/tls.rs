@@ -1,0 +1,197 @@
+//! TLS on the host: CA files, a system clock, and a connect helper.
+
+use std::fmt;
+use std::io;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use postwire_tls::{Provider, TlsClock, TlsError, TlsStream, Trust};
+
+use crate::net::{TcpTransport, connect_tcp, os_rng};
+
+/// CA certificates (DER), loaded from a file for `--ca FILE`.
+#[derive(Debug, Clone, Default)]
+pub struct CaSet {
+    certs: Vec<Vec<u8>>,
+}
+
+impl CaSet {
+    /// Reads a CA file: PEM with one or more `CERTIFICATE` blocks, or DER (one or more
+    /// concatenated certificates). Errors name the file.
+    pub fn from_file(path: impl AsRef<Path>) -> io::Result<Self> {
+        let path = path.as_ref();
+        let data = std::fs::read(path)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        Self::from_bytes(&data).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {e}", path.display()),
+            )
+        })
+    }
+
+    /// Parses PEM or DER certificates (see [`CaSet::from_file`]).
+    pub fn from_bytes(data: &[u8]) -> Result<Self, postwire_tls::pem::PemError> {
+        let mut out = vec![0u8; data.len()];
+        let mut certs = Vec::new();
+        for cert in postwire_tls::pem::certificates(data, &mut out) {
+            certs.push(cert?.to_vec());
+        }
+        if certs.is_empty() {
+            return Err(postwire_tls::pem::PemError::NoCertificates);
+        }
+        Ok(Self { certs })
+    }
+
+    /// A set of the given DER certificates.
+    pub fn from_der(certs: Vec<Vec<u8>>) -> Self {
+        Self { certs }
+    }
+
+    /// The certificates, DER.
+    pub fn certs(&self) -> &[Vec<u8>] {
+        &self.certs
+    }
+
+    /// Number of certificates.
+    pub fn len(&self) -> usize {
+        self.certs.len()
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.certs.is_empty()
+    }
+
+    /// The certificates as slices, for [`trust`]: `let a = ca.anchors(); trust(&a)`.
+    pub fn anchors(&self) -> Vec<&[u8]> {
+        self.certs.iter().map(Vec::as_slice).collect()
+    }
+}
+
+/// [`Trust::Anchors`] over `anchors` (from [`CaSet::anchors`]).
+pub fn trust<'a>(anchors: &'a [&'a [u8]]) -> Trust<'a> {
+    Trust::Anchors(anchors)
+}
+
+/// The system clock, so that certificate validity periods are checked.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl TlsClock for SystemClock {
+    fn now() -> Option<u64> {
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs())
+    }
+}
+
+/// A TLS stream over a host TCP connection.
+pub type HostTlsStream<'b> = TlsStream<'b, TcpTransport>;
+
+/// Record buffers for one TLS connection, at the sizes postwire-tls recommends.
+pub struct TlsBuffers {
+    /// Record read buffer.
+    pub rx: Vec<u8>,
+    /// Record write buffer.
+    pub tx: Vec<u8>,
+}
+
+impl TlsBuffers {
+    /// Buffers of [`postwire_tls::RECORD_READ_BUF_SIZE`] and
+    /// [`postwire_tls::RECORD_WRITE_BUF_SIZE`] bytes.
+    pub fn new() -> Self {
+        Self {
+            rx: vec![0; postwire_tls::RECORD_READ_BUF_SIZE],
+            tx: vec![0; postwire_tls::RECORD_WRITE_BUF_SIZE],
+        }
+    }
+}
+
+impl Default for TlsBuffers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Why [`connect_tls`] or [`start_tls`] failed.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// The TCP connection failed (the message names host and port).
+    Tcp(io::Error),
+    /// The TLS handshake failed.
+    Tls(TlsError),
+    /// The handshake took longer than the timeout.
+    Timeout,
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Tcp(e) => write!(f, "{e}"),
+            Self::Tls(e) => write!(f, "{e}"),
+            Self::Timeout => f.write_str("TLS handshake timed out"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Tcp(e) => Some(e),
+            Self::Tls(e) => Some(e),
+            Self::Timeout => None,
+        }
+    }
+}
+
+impl From<TlsError> for ConnectError {
+    fn from(e: TlsError) -> Self {
+        Self::Tls(e)
+    }
+}
+
+/// Connects to `host:port` and runs the TLS handshake (implicit TLS), each step within
+/// `timeout`. Certificates are checked against `trust` for `server_name`, with the system
+/// clock.
+pub async fn connect_tls<'b>(
+    host: &str,
+    port: u16,
+    server_name: &str,
+    trust: &Trust<'_>,
+    timeout: Duration,
+    buffers: &'b mut TlsBuffers,
+) -> Result<HostTlsStream<'b>, ConnectError> {
+    let tcp = connect_tcp(host, port, timeout)
+        .await
+        .map_err(ConnectError::Tcp)?;
+    start_tls(tcp, server_name, trust, timeout, buffers).await
+}
+
+/// Runs the TLS handshake over an already connected transport (implicit TLS right after
+/// connecting, or STARTTLS after the server's go-ahead), within `timeout`, checking
+/// validity periods with the system clock.
+pub async fn start_tls<'b, T>(
+    transport: T,
+    server_name: &str,
+    trust: &Trust<'_>,
+    timeout: Duration,
+    buffers: &'b mut TlsBuffers,
+) -> Result<TlsStream<'b, T>, ConnectError>
+where
+    T: embedded_io_async::Read + embedded_io_async::Write + 'b,
+{
+    let mut provider = Provider::<_, SystemClock>::new(os_rng(), trust);
+    let handshake = postwire_tls::connect_with_provider(
+        transport,
+        server_name,
+        &mut provider,
+        &mut buffers.rx,
+        &mut buffers.tx,
+    );
+    match tokio::time::timeout(timeout, handshake).await {
+        Ok(result) => result.map_err(ConnectError::Tls),
+        Err(_) => Err(ConnectError::Timeout),
+    }
+}
