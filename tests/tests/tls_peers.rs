@@ -4,7 +4,6 @@
 // Test code: a failed expectation is a test failure.
 #![allow(clippy::expect_used, clippy::panic, clippy::unwrap_used)]
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,38 +14,16 @@ use postwire_tls::{Provider, TlsError, Trust};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The MAILPEERS_* variables from `$MAILPEERS_DIR/mailpeers.env`.
-struct Peers {
-    vars: HashMap<String, String>,
-}
+/// The peers' settings (shared loader), with the helpers these tests use.
+struct Peers(postwire_tests::Peers);
 
 impl Peers {
-    fn load() -> Self {
-        let dir = std::env::var_os("MAILPEERS_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("/tmp/mailpeers"));
-        let path = dir.join("mailpeers.env");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!(
-                "{}: {e}: the mail-server peers are not up; run `bash ../shared/peers/mail-servers.sh up` first",
-                path.display()
-            )
-        });
-        let vars = text
-            .lines()
-            .filter_map(|line| line.strip_prefix("export "))
-            .filter_map(|line| line.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.trim_matches('"').to_string()))
-            .collect();
-        Self { vars }
+    fn load() -> Option<Self> {
+        postwire_tests::Peers::try_load(module_path!()).map(Peers)
     }
 
     fn get(&self, name: &str) -> &str {
-        self.vars.get(name).unwrap_or_else(|| {
-            panic!(
-                "{name} missing from mailpeers.env; rerun `bash ../shared/peers/mail-servers.sh up`"
-            )
-        })
+        self.0.get(name)
     }
 
     fn host(&self) -> &str {
@@ -181,7 +158,7 @@ async fn implicit_greeting(peers: &Peers, port_var: &str) -> (String, Option<usi
 
 #[tokio::test]
 async fn imaps_greeting_with_ca_bundle() {
-    let peers = Peers::load();
+    let Some(peers) = Peers::load() else { return };
     let (greeting, anchor) = implicit_greeting(&peers, "MAILPEERS_IMAPS_PORT").await;
     assert!(greeting.starts_with("* OK"), "{greeting:?}");
     assert_eq!(
@@ -193,7 +170,7 @@ async fn imaps_greeting_with_ca_bundle() {
 
 #[tokio::test]
 async fn pop3s_greeting_with_ca_bundle() {
-    let peers = Peers::load();
+    let Some(peers) = Peers::load() else { return };
     let (greeting, anchor) = implicit_greeting(&peers, "MAILPEERS_POP3S_PORT").await;
     assert!(greeting.starts_with("+OK"), "{greeting:?}");
     assert_eq!(anchor, Some(1));
@@ -201,7 +178,7 @@ async fn pop3s_greeting_with_ca_bundle() {
 
 #[tokio::test]
 async fn submissions_greeting_with_ca_bundle() {
-    let peers = Peers::load();
+    let Some(peers) = Peers::load() else { return };
     let (greeting, anchor) = implicit_greeting(&peers, "MAILPEERS_SUBMISSIONS_PORT").await;
     assert!(greeting.starts_with("220 "), "{greeting:?}");
     assert_eq!(anchor, Some(1));
@@ -209,7 +186,7 @@ async fn submissions_greeting_with_ca_bundle() {
 
 #[tokio::test]
 async fn plain_connect_api_and_imap_command() {
-    let peers = Peers::load();
+    let Some(peers) = Peers::load() else { return };
     let ca = peers.ca("MAILPEERS_CA_CERT_EC_DER");
     let anchors = ca.anchors();
     let trust = Trust::Anchors(&anchors);
@@ -242,7 +219,7 @@ async fn plain_connect_api_and_imap_command() {
 
 #[tokio::test]
 async fn host_connect_tls_helper() {
-    let peers = Peers::load();
+    let Some(peers) = Peers::load() else { return };
     let ca = peers.ca("MAILPEERS_CA_CERT");
     let anchors = ca.anchors();
     let mut buffers = TlsBuffers::new();
@@ -266,7 +243,7 @@ async fn host_connect_tls_helper() {
 
 #[tokio::test]
 async fn wrong_ca_is_refused_before_any_data() {
-    let peers = Peers::load();
+    let Some(peers) = Peers::load() else { return };
     // The client gets the ECDSA chain (no RSA signature schemes offered), the anchor is the
     // RSA CA: nothing verifies.
     let ca = peers.ca("MAILPEERS_CA_CERT_RSA_DER");
@@ -304,7 +281,7 @@ async fn wrong_ca_is_refused_before_any_data() {
 
 #[tokio::test]
 async fn wrong_host_name_is_refused() {
-    let peers = Peers::load();
+    let Some(peers) = Peers::load() else { return };
     let ca = peers.ca("MAILPEERS_CA_CERT");
     let anchors = ca.anchors();
     let trust = Trust::Anchors(&anchors);
@@ -329,7 +306,7 @@ async fn wrong_host_name_is_refused() {
 
 #[tokio::test]
 async fn invalid_server_names_are_refused_before_connecting_tls() {
-    let peers = Peers::load();
+    let Some(peers) = Peers::load() else { return };
     let trust = Trust::Insecure;
     for name in ["", "bad name", "x\r\nA1 LOGIN", "ünicode.example"] {
         let (mut rx, mut tx) = (vec![0; 16_640], vec![0; 4096]);
@@ -350,7 +327,7 @@ async fn invalid_server_names_are_refused_before_connecting_tls() {
 
 #[tokio::test]
 async fn ip_address_names_match_ip_sans() {
-    let peers = Peers::load();
+    let Some(peers) = Peers::load() else { return };
     let ca = peers.ca("MAILPEERS_CA_CERT");
     let anchors = ca.anchors();
     let trust = Trust::Anchors(&anchors);
@@ -402,7 +379,7 @@ async fn ip_address_names_match_ip_sans() {
 
 #[tokio::test]
 async fn insecure_mode_connects_without_anchors() {
-    let peers = Peers::load();
+    let Some(peers) = Peers::load() else { return };
     let (mut rx, mut tx) = (vec![0; 16_640], vec![0; 4096]);
     let tcp = peers.tcp("MAILPEERS_IMAPS_PORT").await;
     let mut tls = postwire_tls::connect(
@@ -437,7 +414,7 @@ async fn insecure_mode_connects_without_anchors() {
 
 #[tokio::test]
 async fn pop3_stls_upgrade() {
-    let peers = Peers::load();
+    let Some(peers) = Peers::load() else { return };
     let ca = peers.ca("MAILPEERS_CA_CERT");
     let anchors = ca.anchors();
     let trust = Trust::Anchors(&anchors);
@@ -465,7 +442,7 @@ async fn pop3_stls_upgrade() {
 
 #[tokio::test]
 async fn imap_starttls_upgrade() {
-    let peers = Peers::load();
+    let Some(peers) = Peers::load() else { return };
     let ca = peers.ca("MAILPEERS_CA_CERT_EC");
     let anchors = ca.anchors();
     let trust = Trust::Anchors(&anchors);
@@ -495,7 +472,7 @@ impl Drop for KillOnDrop {
 
 #[tokio::test]
 async fn tls12_only_server_gives_a_clear_error() {
-    let peers = Peers::load();
+    let Some(peers) = Peers::load() else { return };
     let dir = PathBuf::from(peers.get("MAILPEERS_CA_CERT"))
         .parent()
         .expect("tls dir")
@@ -545,7 +522,7 @@ async fn tls12_only_server_gives_a_clear_error() {
 
 #[tokio::test]
 async fn ca_files_load_as_pem_and_der() {
-    let peers = Peers::load();
+    let Some(peers) = Peers::load() else { return };
     assert_eq!(peers.ca("MAILPEERS_CA_CERT").len(), 2);
     let pem = peers.ca("MAILPEERS_CA_CERT_EC");
     let der = peers.ca("MAILPEERS_CA_CERT_EC_DER");
@@ -556,7 +533,7 @@ async fn ca_files_load_as_pem_and_der() {
 
 #[tokio::test]
 async fn anchor_order_does_not_matter() {
-    let peers = Peers::load();
+    let Some(peers) = Peers::load() else { return };
     let ec = peers.ca("MAILPEERS_CA_CERT_EC_DER");
     let rsa = peers.ca("MAILPEERS_CA_CERT_RSA_DER");
     // ECDSA CA first: found by the first trial, then verified for real.
