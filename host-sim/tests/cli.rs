@@ -11,7 +11,9 @@ fn postwire(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Output
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = cmd.spawn().expect("run postwire");
     {
         use std::io::Write;
@@ -37,7 +39,13 @@ fn decode_smtp_exit_codes() {
 
     let out = postwire(&["decode", "smtp"], &[], Some(b"250 ok\r\n354 go"));
     assert_eq!(out.status.code(), Some(3));
-    assert!(text(&out.stdout).lines().last().unwrap().contains("\"remainder\""));
+    assert!(
+        text(&out.stdout)
+            .lines()
+            .last()
+            .unwrap()
+            .contains("\"remainder\"")
+    );
     assert!(text(&out.stderr).contains("incomplete"));
 
     let out = postwire(&["decode", "smtp"], &[], Some(b"2500 nope\r\n"));
@@ -47,33 +55,75 @@ fn decode_smtp_exit_codes() {
 
 #[test]
 fn send_usage_errors_are_precise() {
-    let base = ["send", "--server", "smtps://127.0.0.1:1", "--from", "a@example.test"];
+    let base = [
+        "send",
+        "--server",
+        "smtps://127.0.0.1:1",
+        "--from",
+        "a@example.test",
+    ];
     let out = postwire(&base, &[], None);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("at least one recipient"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("at least one recipient"),
+        "{}",
+        text(&out.stderr)
+    );
 
-    let out = postwire(&["send", "--server", "imap://x", "--from", "a@example.test", "--to", "b@example.test"], &[], None);
+    let out = postwire(
+        &[
+            "send",
+            "--server",
+            "imap://x",
+            "--from",
+            "a@example.test",
+            "--to",
+            "b@example.test",
+        ],
+        &[],
+        None,
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("smtps://HOST:PORT or smtp://HOST:PORT"));
 
     let mut args = base.to_vec();
-    args.extend(["--to", "b@example.test", "--user", "u", "--password-env", "POSTWIRE_TEST_UNSET_VAR"]);
+    args.extend([
+        "--to",
+        "b@example.test",
+        "--user",
+        "u",
+        "--password-env",
+        "POSTWIRE_TEST_UNSET_VAR",
+    ]);
     let out = postwire(&args, &[], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("POSTWIRE_TEST_UNSET_VAR"));
 
     let mut args = base.to_vec();
-    args.extend(["--to", "b@example.test", "--header", "X-A: b\r\nBcc: c@example.test"]);
+    args.extend([
+        "--to",
+        "b@example.test",
+        "--header",
+        "X-A: b\r\nBcc: c@example.test",
+    ]);
     let out = postwire(&args, &[], None);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("CR, LF or NUL"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("CR, LF or NUL"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // Nothing listens on port 1: the connect stage is named.
     let mut args = base.to_vec();
     args.extend(["--to", "b@example.test", "--insecure", "--timeout", "5"]);
     let out = postwire(&args, &[], None);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("error: connect:"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("error: connect:"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -81,17 +131,41 @@ fn send_delivers_over_both_ports_and_reports_refusals() {
     let peers = peers_or_skip!();
     let ca = peers.ca_bundle().to_string();
     let host = peers.host().to_string();
-    for (scheme, port_var) in [("smtps", "MAILPEERS_SUBMISSIONS_PORT"), ("smtp", "MAILPEERS_SUBMISSION_PORT")] {
+    for (scheme, port_var) in [
+        ("smtps", "MAILPEERS_SUBMISSIONS_PORT"),
+        ("smtp", "MAILPEERS_SUBMISSION_PORT"),
+    ] {
         let url = format!("{scheme}://{host}:{}", peers.get(port_var));
         let tok = token(&format!("cli-{scheme}"));
         let subject = format!("Alarm {tok} — Grüße ✓");
         let body = "Sensor 7: 31.5 °C\n.\nend\n";
         let out = postwire(
             &[
-                "send", "--server", &url, "--user", "alice", "--password-env", "PW", "--ca", &ca, "--from",
-                "Sensor Ünit <alice@example.test>", "--to", "Bob <bob@example.test>", "--cc", "alice@example.test",
-                "--bcc", "bob@example.test", "--subject", &subject, "--text", "-", "--header", "X-Device: 7",
-                "--reply-to", "ops@example.test",
+                "send",
+                "--server",
+                &url,
+                "--user",
+                "alice",
+                "--password-env",
+                "PW",
+                "--ca",
+                &ca,
+                "--from",
+                "Sensor Ünit <alice@example.test>",
+                "--to",
+                "Bob <bob@example.test>",
+                "--cc",
+                "alice@example.test",
+                "--bcc",
+                "bob@example.test",
+                "--subject",
+                &subject,
+                "--text",
+                "-",
+                "--header",
+                "X-Device: 7",
+                "--reply-to",
+                "ops@example.test",
             ],
             &[("PW", "alice-pw")],
             Some(body.as_bytes()),
@@ -100,7 +174,10 @@ fn send_delivers_over_both_ports_and_reports_refusals() {
         let stdout = text(&out.stdout);
         assert!(stdout.contains("accepted: bob@example.test"), "{stdout}");
         assert!(stdout.contains("accepted: alice@example.test"), "{stdout}");
-        assert!(stdout.contains("server: 250 2.0.0 Ok: queued as"), "{stdout}");
+        assert!(
+            stdout.contains("server: 250 2.0.0 Ok: queued as"),
+            "{stdout}"
+        );
         let got = text(&fetch_by_subject(&peers, "bob", "bob-pw", &tok));
         assert!(got.contains("From: =?utf-8?B?"), "{got}");
         assert!(got.contains("To: Bob <bob@example.test>"), "{got}");
@@ -108,45 +185,117 @@ fn send_delivers_over_both_ports_and_reports_refusals() {
         assert!(got.contains("Reply-To: ops@example.test"), "{got}");
         assert!(got.contains("X-Device: 7"), "{got}");
         assert!(!got.contains("Bcc"), "{got}");
-        assert!(got.contains("Sensor 7: 31.5 =C2=B0C\r\n=2E\r\nend\r\n"), "{got}");
+        assert!(
+            got.contains("Sensor 7: 31.5 =C2=B0C\r\n=2E\r\nend\r\n"),
+            "{got}"
+        );
     }
 
     let url = format!("smtps://{host}:{}", peers.get("MAILPEERS_SUBMISSIONS_PORT"));
     let out = postwire(
-        &["send", "--server", &url, "--user", "alice", "--password-env", "PW", "--ca", &ca, "--from", "alice@example.test", "--to", "bob@example.test"],
+        &[
+            "send",
+            "--server",
+            &url,
+            "--user",
+            "alice",
+            "--password-env",
+            "PW",
+            "--ca",
+            &ca,
+            "--from",
+            "alice@example.test",
+            "--to",
+            "bob@example.test",
+        ],
         &[("PW", "wrong")],
         None,
     );
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("error: AUTH: server replied 535 5.7.8"), "{err}");
+    assert!(
+        err.contains("error: AUTH: server replied 535 5.7.8"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
 
     let out = postwire(
-        &["send", "--server", &url, "--user", "alice", "--password-env", "PW", "--ca", &ca, "--from", "alice@example.test", "--to", "nobody@example.test"],
+        &[
+            "send",
+            "--server",
+            &url,
+            "--user",
+            "alice",
+            "--password-env",
+            "PW",
+            "--ca",
+            &ca,
+            "--from",
+            "alice@example.test",
+            "--to",
+            "nobody@example.test",
+        ],
         &[("PW", "alice-pw")],
         None,
     );
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("error: RCPT TO: no recipient was accepted"), "{err}");
+    assert!(
+        err.contains("error: RCPT TO: no recipient was accepted"),
+        "{err}"
+    );
     assert!(err.contains("550 5.1.1"), "{err}");
 
     let rsa = peers.get("MAILPEERS_CA_CERT_RSA").to_string();
     let out = postwire(
-        &["send", "--server", &url, "--user", "alice", "--password-env", "PW", "--ca", &rsa, "--from", "alice@example.test", "--to", "bob@example.test"],
+        &[
+            "send",
+            "--server",
+            &url,
+            "--user",
+            "alice",
+            "--password-env",
+            "PW",
+            "--ca",
+            &rsa,
+            "--from",
+            "alice@example.test",
+            "--to",
+            "bob@example.test",
+        ],
         &[("PW", "alice-pw")],
         None,
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("error: TLS handshake"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("error: TLS handshake"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let plain = format!("smtp://{host}:{}", peers.get("MAILPEERS_SUBMISSION_PORT"));
     let out = postwire(
-        &["send", "--server", &plain, "--allow-plaintext", "--user", "alice", "--password-env", "PW", "--from", "alice@example.test", "--to", "bob@example.test"],
+        &[
+            "send",
+            "--server",
+            &plain,
+            "--allow-plaintext",
+            "--user",
+            "alice",
+            "--password-env",
+            "PW",
+            "--from",
+            "alice@example.test",
+            "--to",
+            "bob@example.test",
+        ],
         &[("PW", "alice-pw")],
         None,
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("AUTH: server replied 530 5.7.0"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("AUTH: server replied 530 5.7.0"),
+        "{}",
+        text(&out.stderr)
+    );
 }
