@@ -561,6 +561,13 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
     }
 
     async fn greet_inner(&mut self) -> Result<(), Error<T::Error>> {
+        // Only once, on a new connection: afterwards no greeting is outstanding and waiting for
+        // one would only run into the timeout.
+        if self.conn.session.state() != crate::proto::State::Opening
+            || !self.conn.session.awaiting_reply()
+        {
+            return Err(Error::Protocol(ProtocolError::OutOfSequence));
+        }
         match self
             .event(Stage::Greeting, self.config.timeouts.greeting_ms)
             .await?
