@@ -1,6 +1,8 @@
 //! The `postwire` command as a user runs it: exit codes, output lines, error lines; `send`
 //! against the real Postfix peer.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code")]
+
 use std::process::{Command, Output};
 
 use postwire_tests::{fetch_by_subject, peers_or_skip, token};
