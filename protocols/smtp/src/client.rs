@@ -51,7 +51,7 @@ use postwire_core::sasl::{Credentials, Mechanism, SaslClient, SaslError};
 use crate::proto::{
     Event, ProtocolError, REPLY_TEXT_LEN, Rejection, Session, SessionConfig, SessionError, Stage,
 };
-use crate::wire::{Capabilities, EncodeError, EnhancedCode, ReplyCode};
+use crate::wire::{Capabilities, Command, EncodeError, EnhancedCode, ReplyCode};
 
 /// The two caller-owned buffers of a client.
 ///
@@ -770,8 +770,17 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
                         match base64::decode_into(text, b64) {
                             Ok(k) => k,
                             // XOAUTH2 sends its error as JSON; it is answered with an empty
-                            // response whatever it says.
-                            Err(_) if mech == Mechanism::XOAuth2 => 0,
+                            // response whatever it says. PLAIN and LOGIN do not use the
+                            // challenge, and some servers put free text there ("334 PLAIN
+                            // supported", curl's test server): ignore it rather than fail.
+                            Err(_)
+                                if matches!(
+                                    mech,
+                                    Mechanism::XOAuth2 | Mechanism::Plain | Mechanism::Login
+                                ) =>
+                            {
+                                0
+                            }
                             Err(_) => return Err(Error::Protocol(ProtocolError::BadChallenge)),
                         }
                     };
@@ -847,6 +856,23 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
         if utf8 && !caps.smtputf8 {
             return Err(Error::SmtpUtf8Unsupported);
         }
+        // Validate every address before anything is encoded: a bad recipient found half-way
+        // would leave MAIL (and earlier RCPTs) registered with the session but never sent (or,
+        // without pipelining, sent), putting replies and commands out of step.
+        let mail = Command::MailFrom {
+            address: envelope.from,
+            size: None,
+            body_8bitmime: false,
+            smtputf8: utf8,
+        };
+        mail.validate().map_err(|_| Error::InvalidArgument)?;
+        for to in envelope.to {
+            let rcpt = Command::RcptTo {
+                address: to,
+                smtputf8: utf8,
+            };
+            rcpt.validate().map_err(|_| Error::InvalidArgument)?;
+        }
         Ok(utf8)
     }
 
@@ -892,10 +918,14 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
                 .pipeline(filled, |s, out| s.write_data(out), Stage::Data)
                 .await?;
             self.flush_tx(filled, Stage::MailFrom).await?;
-            let mut replies = envelope.to.len() + 2;
+            let total = envelope.to.len() + 2;
+            let mut replies = total;
             let mut data_reply = None;
             while replies > 0 {
-                let stage = if data_reply.is_none() && replies == 1 {
+                // The reply waited for: MAIL's first, then the RCPTs', DATA's last.
+                let stage = if replies == total {
+                    Stage::MailFrom
+                } else if data_reply.is_none() && replies == 1 {
                     Stage::Data
                 } else {
                     Stage::RcptTo
