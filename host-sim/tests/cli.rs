@@ -1,7 +1,12 @@
 //! The `postwire` command as a user runs it: exit codes, output lines, error lines; `send`
 //! against the real Postfix peer.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, reason = "test code")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
 
 use std::process::{Command, Output};
 

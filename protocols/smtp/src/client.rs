@@ -165,8 +165,9 @@ impl<'a> Envelope<'a> {
 pub enum RecipientStatus {
     /// Not sent (the transaction failed before this RCPT).
     NotSent,
-    /// The server accepted the recipient. It receives the message if and only if the send
-    /// returned `Ok`.
+    /// The server accepted the recipient, and the send returned `Ok`: the server took
+    /// responsibility for delivering the message to it. (After a failed send, accepted
+    /// recipients are reported as [`NotSent`](Self::NotSent).)
     Accepted,
     /// The server refused the recipient.
     Refused(Rejection),
@@ -815,7 +816,7 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
     ) -> Result<SendReport, Error<T::Error>> {
         self.enter()?;
         let r = self.send_inner(envelope, body, status, false).await;
-        self.leave(r)
+        self.leave(not_delivered_on_error(r, status))
     }
 
     /// Sends one message and QUIT in the same write as the end of the data, saving a round trip.
@@ -828,7 +829,7 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
     ) -> Result<SendReport, Error<T::Error>> {
         self.enter()?;
         let r = self.send_inner(envelope, body, status, true).await;
-        self.leave(r)
+        self.leave(not_delivered_on_error(r, status))
     }
 
     fn check_envelope(
@@ -1027,15 +1028,7 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
                     enhanced,
                 })
             }
-            Err(r) => {
-                // Nobody received the message.
-                for s in status.iter_mut() {
-                    if *s == RecipientStatus::Accepted {
-                        *s = RecipientStatus::NotSent;
-                    }
-                }
-                Err(Error::Rejected(r))
-            }
+            Err(r) => Err(Error::Rejected(r)),
         }
     }
 
@@ -1221,6 +1214,22 @@ impl<'b, D: DelayNs> StartTls<'b, D> {
             }),
         }
     }
+}
+
+/// After a failed send nobody received the message: an accepted RCPT only means delivery when
+/// the send returned `Ok`, so the status slice says [`RecipientStatus::NotSent`] for them.
+fn not_delivered_on_error<T, E>(
+    r: Result<T, Error<E>>,
+    status: &mut [RecipientStatus],
+) -> Result<T, Error<E>> {
+    if r.is_err() {
+        for s in status.iter_mut() {
+            if *s == RecipientStatus::Accepted {
+                *s = RecipientStatus::NotSent;
+            }
+        }
+    }
+    r
 }
 
 fn record(
