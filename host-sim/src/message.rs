@@ -358,7 +358,7 @@ mod tests {
     fn dates() {
         assert_eq!(rfc5322_date(0), "Thu, 1 Jan 1970 00:00:00 +0000");
         assert_eq!(
-            rfc5322_date(1_795_395_051),
+            rfc5322_date(1_795_308_651),
             "Sun, 22 Nov 2026 00:50:51 +0000"
         );
         assert_eq!(rfc5322_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
