@@ -580,24 +580,12 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
     }
 
     async fn ehlo_inner(&mut self) -> Result<(), Error<T::Error>> {
-        let n = self.conn.session.write_ehlo(self.conn.tx)?;
-        self.flush_tx(n, Stage::Ehlo).await?;
-        match self
-            .event(Stage::Ehlo, self.config.timeouts.command_ms)
-            .await?
-        {
+        match self.exchange(Stage::Ehlo, Session::write_ehlo).await? {
             Event::Ehlo => Ok(()),
-            Event::EhloRefused(_) => {
-                let n = self.conn.session.write_helo(self.conn.tx)?;
-                self.flush_tx(n, Stage::Helo).await?;
-                match self
-                    .event(Stage::Helo, self.config.timeouts.command_ms)
-                    .await?
-                {
-                    Event::Helo => Ok(()),
-                    _ => Err(Error::Protocol(ProtocolError::OutOfSequence)),
-                }
-            }
+            Event::EhloRefused(_) => match self.exchange(Stage::Helo, Session::write_helo).await? {
+                Event::Helo => Ok(()),
+                _ => Err(Error::Protocol(ProtocolError::OutOfSequence)),
+            },
             _ => Err(Error::Protocol(ProtocolError::OutOfSequence)),
         }
     }
@@ -655,10 +643,8 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
         if !self.conn.session.capabilities().starttls {
             return Err(Error::StartTlsUnavailable);
         }
-        let n = self.conn.session.write_starttls(self.conn.tx)?;
-        self.flush_tx(n, Stage::StartTls).await?;
         match self
-            .event(Stage::StartTls, self.config.timeouts.command_ms)
+            .exchange(Stage::StartTls, Session::write_starttls)
             .await?
         {
             Event::StartTlsGoAhead => {}
@@ -1106,14 +1092,20 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
         self.flush_tx(filled, Stage::DataEnd).await
     }
 
+    /// Writes one command, sends it and waits for its reply.
+    async fn exchange(
+        &mut self,
+        stage: Stage,
+        write: impl FnOnce(&mut Session<'b>, &mut [u8]) -> Result<usize, SessionError>,
+    ) -> Result<Event, Error<T::Error>> {
+        let n = write(&mut self.conn.session, self.conn.tx)?;
+        self.flush_tx(n, stage).await?;
+        self.event(stage, self.config.timeouts.command_ms).await
+    }
+
     /// RSET after a failed transaction, so the connection is clean for the next message.
     async fn reset_quietly(&mut self) -> Result<(), Error<T::Error>> {
-        let n = self.conn.session.write_rset(self.conn.tx)?;
-        self.flush_tx(n, Stage::Rset).await?;
-        match self
-            .event(Stage::Rset, self.config.timeouts.command_ms)
-            .await?
-        {
+        match self.exchange(Stage::Rset, Session::write_rset).await? {
             Event::Reset(_) => Ok(()),
             _ => Err(Error::Protocol(ProtocolError::OutOfSequence)),
         }
@@ -1122,54 +1114,32 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
     /// Sends RSET: aborts any open transaction.
     pub async fn reset(&mut self) -> Result<(), Error<T::Error>> {
         self.enter()?;
-        let r = async {
-            let n = self.conn.session.write_rset(self.conn.tx)?;
-            self.flush_tx(n, Stage::Rset).await?;
-            match self
-                .event(Stage::Rset, self.config.timeouts.command_ms)
-                .await?
-            {
-                Event::Reset(r) => r.map_err(Error::Rejected),
-                _ => Err(Error::Protocol(ProtocolError::OutOfSequence)),
-            }
-        }
-        .await;
+        let r = match self.exchange(Stage::Rset, Session::write_rset).await {
+            Ok(Event::Reset(r)) => r.map_err(Error::Rejected),
+            Ok(_) => Err(Error::Protocol(ProtocolError::OutOfSequence)),
+            Err(e) => Err(e),
+        };
         self.leave(r)
     }
 
     /// Sends NOOP (keeps the connection alive, checks it works).
     pub async fn noop(&mut self) -> Result<(), Error<T::Error>> {
         self.enter()?;
-        let r = async {
-            let n = self.conn.session.write_noop(self.conn.tx)?;
-            self.flush_tx(n, Stage::Noop).await?;
-            match self
-                .event(Stage::Noop, self.config.timeouts.command_ms)
-                .await?
-            {
-                Event::Noop(r) => r.map_err(Error::Rejected),
-                _ => Err(Error::Protocol(ProtocolError::OutOfSequence)),
-            }
-        }
-        .await;
+        let r = match self.exchange(Stage::Noop, Session::write_noop).await {
+            Ok(Event::Noop(r)) => r.map_err(Error::Rejected),
+            Ok(_) => Err(Error::Protocol(ProtocolError::OutOfSequence)),
+            Err(e) => Err(e),
+        };
         self.leave(r)
     }
 
     /// Sends QUIT and waits for the reply (a connection closed instead counts as done).
     pub async fn quit(&mut self) -> Result<(), Error<T::Error>> {
         self.enter()?;
-        let r = async {
-            let n = self.conn.session.write_quit(self.conn.tx)?;
-            self.flush_tx(n, Stage::Quit).await?;
-            match self
-                .event(Stage::Quit, self.config.timeouts.command_ms)
-                .await
-            {
-                Ok(_) | Err(Error::ConnectionClosed(_)) => Ok(()),
-                Err(e) => Err(e),
-            }
-        }
-        .await;
+        let r = match self.exchange(Stage::Quit, Session::write_quit).await {
+            Ok(_) | Err(Error::ConnectionClosed(_)) => Ok(()),
+            Err(e) => Err(e),
+        };
         self.leave(r)
     }
 }
