@@ -7,9 +7,16 @@
 # "no global memory allocator found". The script also checks that no `alloc`/`std` feature
 # is enabled in the images' (non-proc-macro) dependency graph.
 #
+# A second table gives the flash cost of each certificate signature algorithm of postwire-tls
+# (its features p256, p384, ed25519, rsa) in the TLS image: the image is rebuilt for
+# thumbv7em-none-eabihf with each feature set, and the whole set is also linked for
+# thumbv6m-none-eabi (and checked for alloc/std features).
+#
 # Run from the repository root: bash scripts/footprint.sh
 # Exits non-zero if a build or a check fails.
 set -euo pipefail
+# The images are a workspace of their own and are looked up in their own target/ folder.
+unset CARGO_TARGET_DIR
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 IMAGE_DIR="$ROOT/hal-examples/noalloc-image"
@@ -97,3 +104,59 @@ for bin in "${BINS[@]}"; do
 done
 echo
 echo "sizes in bytes; 'alert task' = .bss of the task running the mail client (its future incl. buffers)"
+
+# --- Certificate signature algorithms: flash per postwire-tls feature -------------------------
+FEATURE_SETS=("" "p256" "p256,p384" "p256,ed25519" "p256,rsa" "p256,p384,ed25519,rsa")
+ALL_FEATURES="p256,p384,ed25519,rsa"
+OUT="target/footprint"
+mkdir -p "$OUT"
+
+flash_of() { # flash_of ELF -> .vector_table + .text + .rodata + .data
+    echo $(( $(section .vector_table "$1") + $(section .text "$1") + $(section .rodata "$1") + $(section .data "$1") ))
+}
+
+for features in "${FEATURE_SETS[@]}"; do
+    echo "footprint: building smtp-tls for thumbv7em-none-eabihf with features [${features}]" >&2
+    cargo build --release --target thumbv7em-none-eabihf --bin smtp-tls --no-default-features \
+        --features "$features"
+    cp "target/thumbv7em-none-eabihf/release/smtp-tls" "$OUT/smtp-tls-v7em-${features:-none}"
+done
+echo "footprint: building smtp-tls for thumbv6m-none-eabi with features [$ALL_FEATURES]" >&2
+cargo build --release --target thumbv6m-none-eabi --bin smtp-tls --no-default-features \
+    --features "$ALL_FEATURES"
+cp "target/thumbv6m-none-eabi/release/smtp-tls" "$OUT/smtp-tls-v6m-all"
+for target in thumbv7em-none-eabihf thumbv6m-none-eabi; do
+    tree="$(cargo tree -e normal,features,no-proc-macro --target "$target" --no-default-features \
+        --features "$ALL_FEATURES")"
+    bad="$(grep -E 'feature "(alloc|std)"' <<<"$tree" | sort -u || true)"
+    if [[ -n "$bad" ]]; then
+        echo "footprint: alloc/std features with postwire-tls/[$ALL_FEATURES] on $target:" >&2
+        echo "$bad" >&2
+        exit 1
+    fi
+done
+# Back to the default features, so that the binaries in target/ match the first table.
+cargo build --release --target thumbv7em-none-eabihf --bin smtp-tls >/dev/null 2>&1
+cargo build --release --target thumbv6m-none-eabi --bin smtp-tls >/dev/null 2>&1
+
+none="$(flash_of "$OUT/smtp-tls-v7em-none")"
+p256="$(flash_of "$OUT/smtp-tls-v7em-p256")"
+echo
+echo "TLS image (smtp-tls, thumbv7em-none-eabihf): flash by certificate signature algorithm"
+echo "(postwire-tls features; 'none' verifies no signature at all and only shows the base cost)"
+echo
+printf '%-26s | %8s | %8s | %8s | %12s | %12s\n' features .text .rodata flash "vs none" "vs p256"
+printf -- '%.0s-' {1..88}
+echo
+for features in "${FEATURE_SETS[@]}"; do
+    elf="$OUT/smtp-tls-v7em-${features:-none}"
+    flash="$(flash_of "$elf")"
+    printf '%-26s | %8d | %8d | %8d | %+12d | %+12d\n' "${features:-none}" \
+        "$(section .text "$elf")" "$(section .rodata "$elf")" "$flash" \
+        $((flash - none)) $((flash - p256))
+done
+elf="$OUT/smtp-tls-v6m-all"
+echo
+printf 'thumbv6m-none-eabi with %s: .text %d, .rodata %d, flash %d, .bss %d (links without an allocator)\n' \
+    "$ALL_FEATURES" "$(section .text "$elf")" "$(section .rodata "$elf")" "$(flash_of "$elf")" \
+    "$(section .bss "$elf")"

@@ -214,14 +214,8 @@ pub async fn send(req: &SendRequest) -> Result<SendSuccess, SendFailure> {
     let trust = if req.insecure {
         Trust::Insecure
     } else if anchors.is_empty() {
-        if security == Security::Plain {
-            Trust::Insecure // never used: no TLS on this connection
-        } else {
-            return Err(failure(
-                "TLS setup",
-                "no trust anchors: give --ca FILE with the server's CA certificate(s), or --insecure to skip verification",
-            ));
-        }
+        // No --ca: the default trust store (Mozilla's roots), never "trust anything".
+        crate::tls::default_trust()
     } else {
         Trust::Anchors(&anchors)
     };

@@ -74,6 +74,12 @@ pub fn trust<'a>(anchors: &'a [&'a [u8]]) -> Trust<'a> {
     Trust::Anchors(anchors)
 }
 
+/// The host's default trust store, used when no `--ca` is given: Mozilla's root CAs from the
+/// `webpki-roots` crate (the operating system's store is not read).
+pub fn default_trust() -> Trust<'static> {
+    Trust::Roots(webpki_roots::TLS_SERVER_ROOTS)
+}
+
 /// The system clock, so that certificate validity periods are checked.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;

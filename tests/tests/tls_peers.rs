@@ -10,7 +10,7 @@ use std::time::Duration;
 use embedded_io_async::{ErrorType, Read, Write};
 use postwire_host_sim::net::{TcpTransport, connect_tcp, os_rng};
 use postwire_host_sim::tls::{CaSet, SystemClock, TlsBuffers, connect_tls, start_tls};
-use postwire_tls::{Provider, TlsError, Trust};
+use postwire_tls::{CertError, Provider, Time, TlsError, Trust, TrustedBy, verify_server_chain};
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -244,8 +244,8 @@ async fn host_connect_tls_helper() {
 #[tokio::test]
 async fn wrong_ca_is_refused_before_any_data() {
     let Some(peers) = Peers::load() else { return };
-    // The client gets the ECDSA chain (no RSA signature schemes offered), the anchor is the
-    // RSA CA: nothing verifies.
+    // The client gets the ECDSA chain (embedded-tls offers the ECDSA schemes first), the
+    // anchor is the RSA CA: nothing verifies.
     let ca = peers.ca("MAILPEERS_CA_CERT_RSA_DER");
     let anchors = ca.anchors();
     let trust = Trust::Anchors(&anchors);
@@ -269,7 +269,10 @@ async fn wrong_ca_is_refused_before_any_data() {
         )
         .await;
         assert!(
-            matches!(result, Err(TlsError::CertificateInvalid)),
+            matches!(
+                result,
+                Err(TlsError::CertificateInvalid(CertError::UnknownIssuer))
+            ),
             "{port_var}: {:?}",
             result.err()
         );
@@ -371,7 +374,10 @@ async fn ip_address_names_match_ip_sans() {
     )
     .await;
     assert!(
-        matches!(result, Err(TlsError::CertificateInvalid)),
+        matches!(
+            result,
+            Err(TlsError::CertificateInvalid(CertError::UnknownIssuer))
+        ),
         "{:?}",
         result.err()
     );
@@ -406,7 +412,10 @@ async fn insecure_mode_connects_without_anchors() {
     )
     .await;
     assert!(
-        matches!(result, Err(TlsError::CertificateInvalid)),
+        matches!(
+            result,
+            Err(TlsError::CertificateInvalid(CertError::UnknownIssuer))
+        ),
         "{:?}",
         result.err()
     );
@@ -549,14 +558,360 @@ async fn anchor_order_does_not_matter() {
     assert!(read_line(&mut tls).await.starts_with("220 "));
     drop(tls);
     assert_eq!(provider.verifier().verified_anchor(), Some(0));
-    // A chain too large for the verifier's certificate storage is a capacity error.
-    let mut small = Provider::<_, SystemClock, 64>::new(os_rng(), &trust);
+    assert_eq!(provider.verifier().trusted_by(), Some(TrustedBy::Anchor(0)));
+    // RSA CA first: the ECDSA CA (second) verifies.
+    let anchors = [rsa.certs()[0].as_slice(), ec.certs()[0].as_slice()];
+    let trust = Trust::Anchors(&anchors);
+    let mut provider = Provider::<_, SystemClock>::new(os_rng(), &trust);
     let tcp = peers.tcp("MAILPEERS_SUBMISSIONS_PORT").await;
-    let result =
-        postwire_tls::connect_with_provider(tcp, "localhost", &mut small, &mut rx, &mut tx).await;
+    let mut tls =
+        postwire_tls::connect_with_provider(tcp, "localhost", &mut provider, &mut rx, &mut tx)
+            .await
+            .expect("handshake");
+    assert!(read_line(&mut tls).await.starts_with("220 "));
+    drop(tls);
+    assert_eq!(provider.verifier().verified_anchor(), Some(1));
+}
+
+/// The peers' certificate files, as DER.
+fn cert_file(peers: &Peers, var: &str) -> Vec<u8> {
+    let set = peers.ca(var);
+    assert_eq!(set.len(), 1, "{var}: one certificate");
+    set.certs()[0].clone()
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+#[tokio::test]
+async fn rsa_and_ecdsa_server_certificate_files_verify() {
+    // The RSA chain cannot be had in a handshake (embedded-tls 0.19 offers ECDSA first and the
+    // servers honour the client's order), so the RSA server certificate is verified directly,
+    // as the handshake would: chain, name and validity against the system clock.
+    let Some(peers) = Peers::load() else { return };
+    for (cert_var, ca_var, other_ca_var) in [
+        (
+            "MAILPEERS_SERVER_CERT_RSA",
+            "MAILPEERS_CA_CERT_RSA",
+            "MAILPEERS_CA_CERT_EC",
+        ),
+        (
+            "MAILPEERS_SERVER_CERT_EC",
+            "MAILPEERS_CA_CERT_EC",
+            "MAILPEERS_CA_CERT_RSA",
+        ),
+    ] {
+        let leaf = cert_file(&peers, cert_var);
+        let ca = peers.ca(ca_var);
+        let anchors = ca.anchors();
+        let trust = Trust::Anchors(&anchors);
+        for name in [
+            "localhost",
+            "mail.example.test",
+            "example.test",
+            "127.0.0.1",
+            "::1",
+        ] {
+            for time in [Time::Now(unix_now()), Time::NoClock] {
+                let result = verify_server_chain(&[&leaf], name, &trust, time);
+                assert!(
+                    matches!(result, Ok(TrustedBy::Anchor(0))),
+                    "{cert_var} {name} {time:?}: {result:?}"
+                );
+            }
+        }
+        let result = verify_server_chain(&[&leaf], "other.example", &trust, Time::Now(unix_now()));
+        assert!(
+            matches!(result, Err(TlsError::HostnameMismatch)),
+            "{cert_var}: {result:?}"
+        );
+        // Against the other CA, and against both (bundle order RSA, ECDSA).
+        let other = peers.ca(other_ca_var);
+        let other_anchors = other.anchors();
+        let result = verify_server_chain(
+            &[&leaf],
+            "localhost",
+            &Trust::Anchors(&other_anchors),
+            Time::Now(unix_now()),
+        );
+        assert!(
+            matches!(
+                result,
+                Err(TlsError::CertificateInvalid(CertError::UnknownIssuer))
+            ),
+            "{cert_var}: {result:?}"
+        );
+        let bundle = peers.ca("MAILPEERS_CA_CERT");
+        let bundle_anchors = bundle.anchors();
+        let result = verify_server_chain(
+            &[&leaf],
+            "localhost",
+            &Trust::Anchors(&bundle_anchors),
+            Time::Now(unix_now()),
+        );
+        let expected = if cert_var.ends_with("RSA") { 0 } else { 1 };
+        assert!(
+            matches!(result, Ok(TrustedBy::Anchor(i)) if i == expected),
+            "{cert_var}: {result:?}"
+        );
+        // A certificate used as its own anchor is not a CA: refused.
+        let result = verify_server_chain(
+            &[&leaf],
+            "localhost",
+            &Trust::Anchors(&[&leaf]),
+            Time::Now(unix_now()),
+        );
+        assert!(result.is_err(), "{cert_var}: {result:?}");
+    }
+}
+
+#[tokio::test]
+async fn spki_pinning_in_a_real_handshake() {
+    let Some(peers) = Peers::load() else { return };
+    let ec_pin =
+        postwire_tls::spki_sha256(&cert_file(&peers, "MAILPEERS_SERVER_CERT_EC")).expect("pin");
+    let rsa_pin =
+        postwire_tls::spki_sha256(&cert_file(&peers, "MAILPEERS_SERVER_CERT_RSA")).expect("pin");
+    // The ECDSA key is pinned: the handshake works (CertificateVerify checked with that key).
+    let pins = [rsa_pin, ec_pin];
+    let trust = Trust::Pinned(&pins);
+    let mut provider = Provider::<_, SystemClock>::new(os_rng(), &trust);
+    let (mut rx, mut tx) = (vec![0; 16_640], vec![0; 4096]);
+    let tcp = peers.tcp("MAILPEERS_IMAPS_PORT").await;
+    let mut tls =
+        postwire_tls::connect_with_provider(tcp, "localhost", &mut provider, &mut rx, &mut tx)
+            .await
+            .expect("pinned handshake");
+    assert!(read_line(&mut tls).await.starts_with("* OK"));
+    drop(tls);
+    assert_eq!(provider.verifier().trusted_by(), Some(TrustedBy::Pin(1)));
+    // Only the RSA key pinned: the server (which uses its ECDSA key) is refused before any
+    // application data.
+    let mut transport = Recording {
+        inner: peers.tcp("MAILPEERS_IMAPS_PORT").await,
+        written: Vec::new(),
+    };
+    let result = postwire_tls::connect(
+        &mut transport,
+        "localhost",
+        &Trust::Pinned(&[rsa_pin]),
+        os_rng(),
+        &mut rx,
+        &mut tx,
+    )
+    .await;
     assert!(
-        matches!(result, Err(TlsError::BufferTooSmall)),
+        matches!(
+            result,
+            Err(TlsError::CertificateInvalid(CertError::NotPinned))
+        ),
         "{:?}",
         result.err()
+    );
+    assert_eq!(record_types(&transport.written), [22]);
+}
+
+#[tokio::test]
+async fn postwire_send_with_wrong_ca_sends_no_credentials() {
+    use postwire_host_sim::send::{SendRequest, send};
+    let Some(peers) = Peers::load() else { return };
+    for (scheme, port_var) in [
+        ("smtps", "MAILPEERS_SUBMISSIONS_PORT"),
+        ("smtp", "MAILPEERS_SUBMISSION_PORT"),
+    ] {
+        let proxy = postwire_tests::RoundTripProxy::start(peers.host(), peers.port(port_var)).await;
+        let req = SendRequest {
+            server: format!("{scheme}://127.0.0.1:{}", proxy.port)
+                .parse()
+                .expect("URL"),
+            tls_name: Some("localhost".to_string()),
+            ca: Some(peers.ca("MAILPEERS_CA_CERT_RSA")),
+            insecure: false,
+            credentials: Some(("alice".to_string(), "alice-pw".to_string())),
+            mechanism: None,
+            allow_plaintext: false,
+            from: "alice@example.test".to_string(),
+            recipients: vec!["bob@example.test".to_string()],
+            message: b"Subject: must not be sent\r\n\r\nbody\r\n".to_vec(),
+            eight_bit: false,
+            timeout: TIMEOUT,
+            client_domain: "client.example.test".to_string(),
+        };
+        let err = send(&req).await.expect_err("wrong CA must fail");
+        assert_eq!(err.stage, "TLS handshake", "{scheme}: {err:?}");
+        assert!(err.message.contains("unknown CA"), "{scheme}: {err:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // What reached the server: for STARTTLS the plain EHLO/STARTTLS dialogue, then only
+        // TLS handshake records (the ClientHello); no credentials, no encrypted data.
+        let received = proxy.client_bytes();
+        let tls_start = if scheme == "smtp" {
+            let text = String::from_utf8_lossy(&received);
+            let at = text.find("STARTTLS\r\n").expect("STARTTLS sent") + "STARTTLS\r\n".len();
+            assert!(!text[..at].contains("AUTH"), "{text}");
+            at
+        } else {
+            0
+        };
+        assert_eq!(record_types(&received[tls_start..]), [22], "{scheme}");
+        let text = String::from_utf8_lossy(&received);
+        for secret in ["alice-pw", "YWxpY2UtcHc", "AGFsaWNlAGFsaWNlLXB3"] {
+            assert!(!text.contains(secret), "{scheme}: {secret} sent");
+        }
+    }
+}
+
+/// Starts `openssl s_server` (TLS 1.3 only, one connection) with the peers' `cert`/`key` files
+/// and the server signature algorithms `sigalgs`, and connects to it.
+async fn openssl_tls13_server(
+    peers: &Peers,
+    cert: &str,
+    key: &str,
+    sigalgs: &str,
+) -> (KillOnDrop, TcpTransport) {
+    let dir = PathBuf::from(peers.get("MAILPEERS_CA_CERT"))
+        .parent()
+        .expect("tls dir")
+        .to_path_buf();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let child = std::process::Command::new("openssl")
+        .args(["s_server", "-quiet", "-tls1_3", "-naccept", "1", "-accept"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("-cert")
+        .arg(dir.join(cert))
+        .arg("-key")
+        .arg(dir.join(key))
+        .args(["-sigalgs", sigalgs])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl (installed by `bash ../shared/peers/mail-servers.sh up`)");
+    let guard = KillOnDrop(child);
+    for _ in 0..100 {
+        if let Ok(t) = connect_tcp("127.0.0.1", port, TIMEOUT).await {
+            return (guard, t);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("openssl s_server did not start");
+}
+
+#[tokio::test]
+async fn rsa_chain_in_a_real_handshake() {
+    // The peers' RSA certificate served alone (openssl s_server, TLS 1.3), so that the
+    // server has to sign its CertificateVerify with RSA-PSS: the whole RSA path of a
+    // handshake (chain signed sha256WithRSAEncryption, rsa_pss_rsae_* CertificateVerify).
+    let Some(peers) = Peers::load() else { return };
+    let rsa_ca = peers.ca("MAILPEERS_CA_CERT_RSA");
+    let rsa_anchors = rsa_ca.anchors();
+    let trust = Trust::Anchors(&rsa_anchors);
+    for sigalgs in [
+        "rsa_pss_rsae_sha256",
+        "rsa_pss_rsae_sha384",
+        "rsa_pss_rsae_sha512",
+    ] {
+        let (_server, tcp) =
+            openssl_tls13_server(&peers, "server-rsa.crt", "server-rsa.key", sigalgs).await;
+        let mut provider = Provider::<_, SystemClock>::new(os_rng(), &trust);
+        let (mut rx, mut tx) = (vec![0; 16_640], vec![0; 4096]);
+        let result =
+            postwire_tls::connect_with_provider(tcp, "localhost", &mut provider, &mut rx, &mut tx)
+                .await;
+        assert!(result.is_ok(), "{sigalgs}: {:?}", result.err());
+        drop(result);
+        assert_eq!(
+            provider.verifier().trusted_by(),
+            Some(TrustedBy::Anchor(0)),
+            "{sigalgs}"
+        );
+    }
+    // The same server with the ECDSA CA as anchor: refused.
+    let ec_ca = peers.ca("MAILPEERS_CA_CERT_EC");
+    let ec_anchors = ec_ca.anchors();
+    let (_server, tcp) = openssl_tls13_server(
+        &peers,
+        "server-rsa.crt",
+        "server-rsa.key",
+        "rsa_pss_rsae_sha256",
+    )
+    .await;
+    let (mut rx, mut tx) = (vec![0; 16_640], vec![0; 4096]);
+    let result = postwire_tls::connect(
+        tcp,
+        "localhost",
+        &Trust::Anchors(&ec_anchors),
+        os_rng(),
+        &mut rx,
+        &mut tx,
+    )
+    .await;
+    assert!(
+        matches!(
+            result,
+            Err(TlsError::CertificateInvalid(CertError::UnknownIssuer))
+        ),
+        "{:?}",
+        result.err()
+    );
+}
+
+#[tokio::test]
+async fn postwire_send_without_ca_uses_the_default_roots() {
+    use postwire_host_sim::send::{SendRequest, send};
+    let Some(peers) = Peers::load() else { return };
+    // The default trust store is Mozilla's roots, not "trust anything".
+    let Trust::Roots(roots) = postwire_host_sim::tls::default_trust() else {
+        panic!("default trust is not a root store");
+    };
+    assert!(roots.len() > 100, "{} roots", roots.len());
+    // The peers' private CA is not among them: refused before any credential is sent.
+    let proxy = postwire_tests::RoundTripProxy::start(
+        peers.host(),
+        peers.port("MAILPEERS_SUBMISSIONS_PORT"),
+    )
+    .await;
+    let req = SendRequest {
+        server: format!("smtps://127.0.0.1:{}", proxy.port)
+            .parse()
+            .expect("URL"),
+        tls_name: Some("localhost".to_string()),
+        ca: None,
+        insecure: false,
+        credentials: Some(("alice".to_string(), "alice-pw".to_string())),
+        mechanism: None,
+        allow_plaintext: false,
+        from: "alice@example.test".to_string(),
+        recipients: vec!["bob@example.test".to_string()],
+        message: b"Subject: must not be sent\r\n\r\nbody\r\n".to_vec(),
+        eight_bit: false,
+        timeout: TIMEOUT,
+        client_domain: "client.example.test".to_string(),
+    };
+    let err = send(&req).await.expect_err("untrusted CA must fail");
+    assert_eq!(err.stage, "TLS handshake", "{err:?}");
+    assert!(err.message.contains("unknown CA"), "{err:?}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(record_types(&proxy.client_bytes()), [22]);
+    // The same with the chain-verification entry point.
+    let leaf = cert_file(&peers, "MAILPEERS_SERVER_CERT_EC");
+    let result = verify_server_chain(
+        &[&leaf],
+        "localhost",
+        &postwire_host_sim::tls::default_trust(),
+        Time::Now(unix_now()),
+    );
+    assert!(
+        matches!(
+            result,
+            Err(TlsError::CertificateInvalid(CertError::UnknownIssuer))
+        ),
+        "{result:?}"
     );
 }

@@ -35,8 +35,10 @@ pub struct Provisioning {
 
 /// **Placeholder**, not a certificate: CA files are not committed to this repository. A real
 /// device is provisioned with the DER certificate of the CA that issued its mail server's
-/// certificate (P-256 ECDSA; see postwire-tls). With this placeholder every handshake fails
-/// with `CertificateInvalid`, which is the right outcome for an unprovisioned device.
+/// certificate (P-256 ECDSA with the default features; RSA, P-384 and Ed25519 need the
+/// `rsa`, `p384`, `ed25519` features), e.g. `include_bytes!("mail-ca.der")`. With this
+/// placeholder every handshake fails with `CertificateInvalid(UnknownIssuer)`, which is the
+/// right outcome for an unprovisioned device.
 pub static PLACEHOLDER_CA_DER: [u8; 16] = [
     0x30, 0x0e, // SEQUENCE, 14 bytes: structurally DER, semantically empty
     0x30, 0x0c, 0x02, 0x01, 0x00, 0x30, 0x07, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x00,

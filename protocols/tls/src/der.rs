@@ -1,21 +1,20 @@
-//! A minimal DER reader: just enough to split certificate bundles and to read the names in a
-//! leaf certificate. Every function returns `None` on malformed input; nothing here panics.
-
-use core::net::IpAddr;
+//! A minimal DER reader: just enough to split certificate bundles and to read the few
+//! certificate fields the verifier needs beside rustls-webpki (the SubjectPublicKeyInfo, the
+//! validity period and keyUsage). Every function returns `None` on malformed input; nothing
+//! here panics.
 
 /// Tag of a universal SEQUENCE.
 pub(crate) const SEQUENCE: u8 = 0x30;
-const SET: u8 = 0x31;
 const OID: u8 = 0x06;
 const INTEGER: u8 = 0x02;
 const BOOLEAN: u8 = 0x01;
+const BIT_STRING: u8 = 0x03;
 const OCTET_STRING: u8 = 0x04;
+const UTC_TIME: u8 = 0x17;
+const GENERALIZED_TIME: u8 = 0x18;
 const VERSION: u8 = 0xA0;
 const EXTENSIONS: u8 = 0xA3;
-const DNS_NAME: u8 = 0x82;
-const IP_ADDRESS: u8 = 0x87;
-const OID_COMMON_NAME: &[u8] = &[0x55, 0x04, 0x03];
-const OID_SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1D, 0x11];
+const OID_KEY_USAGE: &[u8] = &[0x55, 0x1D, 0x0F];
 
 /// Splits one TLV off `input`: `(tag, value, rest)`. Only low tag numbers and definite lengths
 /// of up to four length bytes are accepted (X.509 needs nothing else).
@@ -47,24 +46,43 @@ pub(crate) fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
 }
 
 /// Like [`tlv`], but the tag must be `want`.
-fn expect(input: &[u8], want: u8) -> Option<(&[u8], &[u8])> {
+pub(crate) fn expect(input: &[u8], want: u8) -> Option<(&[u8], &[u8])> {
     match tlv(input)? {
         (tag, value, rest) if tag == want => Some((value, rest)),
         _ => None,
     }
 }
 
-/// The names a leaf certificate is valid for, as far as host-name checks are concerned.
+/// The fields of a certificate that the verifier reads itself.
 #[derive(Clone, Copy)]
-pub(crate) struct LeafNames<'c> {
-    /// Contents of the subjectAltName GeneralNames SEQUENCE, if the extension is present.
-    san: Option<&'c [u8]>,
-    /// The subject's common name (the last one, as embedded-tls reads it).
-    cn: Option<&'c [u8]>,
+pub(crate) struct CertFields<'c> {
+    /// The whole SubjectPublicKeyInfo, tag and length included (what SPKI pins hash).
+    pub(crate) spki: &'c [u8],
+    /// notBefore, Unix seconds.
+    pub(crate) not_before: i64,
+    /// The keyUsage bits (bit 0 = digitalSignature is the most significant bit of the first
+    /// byte), when the extension is present.
+    pub(crate) key_usage: Option<KeyUsageBits>,
 }
 
-impl<'c> LeafNames<'c> {
-    /// Parses `cert` (a DER X.509 certificate) far enough to find its names.
+/// The first two bytes of a keyUsage BIT STRING (the bits past the ninth are unused).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct KeyUsageBits(u16);
+
+impl KeyUsageBits {
+    /// digitalSignature (bit 0).
+    pub(crate) fn digital_signature(self) -> bool {
+        self.0 & 0x8000 != 0
+    }
+
+    /// keyCertSign (bit 5).
+    pub(crate) fn key_cert_sign(self) -> bool {
+        self.0 & 0x0400 != 0
+    }
+}
+
+impl<'c> CertFields<'c> {
+    /// Parses `cert` (a DER X.509 certificate) far enough to find these fields.
     pub(crate) fn parse(cert: &'c [u8]) -> Option<Self> {
         let (cert_body, _) = expect(cert, SEQUENCE)?;
         let (tbs, _) = expect(cert_body, SEQUENCE)?;
@@ -75,85 +93,99 @@ impl<'c> LeafNames<'c> {
         rest = expect(rest, INTEGER)?.1; // serialNumber
         rest = expect(rest, SEQUENCE)?.1; // signature
         rest = expect(rest, SEQUENCE)?.1; // issuer
-        rest = expect(rest, SEQUENCE)?.1; // validity
-        let (subject, after_subject) = expect(rest, SEQUENCE)?;
-        rest = expect(after_subject, SEQUENCE)?.1; // subjectPublicKeyInfo
+        let (validity, after_validity) = expect(rest, SEQUENCE)?;
+        rest = expect(after_validity, SEQUENCE)?.1; // subject
+        let spki_start = rest;
+        let (_, after_spki) = expect(rest, SEQUENCE)?;
+        let spki = spki_start.get(..spki_start.len() - after_spki.len())?;
+        rest = after_spki;
 
-        let cn = common_name(subject)?;
-        let mut san = None;
+        let (not_before, validity) = time(validity)?;
+        let _not_after = time(validity)?;
+
+        let mut key_usage = None;
         while !rest.is_empty() {
             let (tag, value, next) = tlv(rest)?;
             rest = next;
             if tag == EXTENSIONS {
-                san = subject_alt_names(value)?;
+                key_usage = key_usage_bits(value)?;
             }
         }
-        Some(Self { san, cn })
-    }
-
-    /// Whether the certificate lists `ip` as an iPAddress subjectAltName.
-    pub(crate) fn has_ip(&self, ip: IpAddr) -> bool {
-        let mut rest = self.san.unwrap_or(&[]);
-        while let Some((tag, value, next)) = tlv(rest) {
-            rest = next;
-            if tag != IP_ADDRESS {
-                continue;
-            }
-            let matches = match ip {
-                IpAddr::V4(v4) => value == v4.octets(),
-                IpAddr::V6(v6) => value == v6.octets(),
-            };
-            if matches {
-                return true;
-            }
-        }
-        false
-    }
-
-    /// A DNS name that embedded-tls's own name check accepts for this certificate: the first
-    /// dNSName, or (without dNSNames) the common name. A leading `*` is replaced by `x`, so that
-    /// a wildcard name matches itself. `None` when the certificate has no such name.
-    pub(crate) fn dns_name<'b>(&self, buf: &'b mut [u8; 64]) -> Option<&'b str> {
-        let mut first_dns = None;
-        let mut rest = self.san.unwrap_or(&[]);
-        while let Some((tag, value, next)) = tlv(rest) {
-            rest = next;
-            if tag == DNS_NAME {
-                first_dns = Some(value);
-                break;
-            }
-        }
-        let name = first_dns.or(self.cn)?;
-        let out = buf.get_mut(..name.len())?;
-        out.copy_from_slice(name);
-        if let Some(first) = out.first_mut()
-            && *first == b'*'
-        {
-            *first = b'x';
-        }
-        core::str::from_utf8(out).ok()
+        Some(Self {
+            spki,
+            not_before,
+            key_usage,
+        })
     }
 }
 
-/// The last common name in `subject` (first attribute of each RDN, as embedded-tls reads it).
-/// `Some(None)` when there is none, `None` when the subject is malformed.
-fn common_name(subject: &[u8]) -> Option<Option<&[u8]>> {
-    let mut cn = None;
-    let mut rest = subject;
-    while !rest.is_empty() {
-        let (rdn, next) = expect(rest, SET)?;
-        rest = next;
-        let (attr, _) = expect(rdn, SEQUENCE)?;
-        let (oid, value) = expect(attr, OID)?;
-        if oid == OID_COMMON_NAME {
-            cn = Some(tlv(value)?.1);
-        }
+/// Splits a SubjectPublicKeyInfo (whole TLV) into the contents of its AlgorithmIdentifier and
+/// the subjectPublicKey bits (which must be whole bytes).
+pub(crate) fn split_spki(spki: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (body, _) = expect(spki, SEQUENCE)?;
+    let (alg, rest) = expect(body, SEQUENCE)?;
+    let (bits, _) = expect(rest, BIT_STRING)?;
+    match bits.split_first()? {
+        (0, key) => Some((alg, key)),
+        _ => None,
     }
-    Some(cn)
 }
 
-/// The GeneralNames contents of the subjectAltName extension in `[3] Extensions`.
-fn subject_alt_names(explicit: &[u8]) -> Option<Option<&[u8]>> {
+/// Reads a UTCTime or GeneralizedTime (`…Z`, seconds present, as RFC 5280 requires) off
+/// `input`: `(unix seconds, rest)`.
+fn time(input: &[u8]) -> Option<(i64, &[u8])> {
+    let (tag, value, rest) = tlv(input)?;
+    let (year, digits) = match (tag, value.len()) {
+        (UTC_TIME, 13) => {
+            let yy = number(value.get(..2)?)?;
+            // RFC 5280 4.1.2.5.1: YY >= 50 is 19YY, otherwise 20YY.
+            (
+                if yy >= 50 { 1900 + yy } else { 2000 + yy },
+                value.get(2..)?,
+            )
+        }
+        (GENERALIZED_TIME, 15) => (number(value.get(..4)?)?, value.get(4..)?),
+        _ => return None,
+    };
+    if digits.get(10) != Some(&b'Z') {
+        return None;
+    }
+    let month = number(digits.get(0..2)?)?;
+    let day = number(digits.get(2..4)?)?;
+    let hour = number(digits.get(4..6)?)?;
+    let minute = number(digits.get(6..8)?)?;
+    let second = number(digits.get(8..10)?)?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    // Seconds up to 60: a leap second rounds up.
+    if second > 60 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day);
+    Some((days * 86_400 + hour * 3_600 + minute * 60 + second, rest))
+}
+
+/// Decimal digits to a number.
+fn number(digits: &[u8]) -> Option<i64> {
+    digits.iter().try_fold(0i64, |acc, &d| {
+        d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
+    })
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The keyUsage bits in `[3] Extensions`, if the extension is there.
+fn key_usage_bits(explicit: &[u8]) -> Option<Option<KeyUsageBits>> {
     let (mut exts, _) = expect(explicit, SEQUENCE)?;
     while !exts.is_empty() {
         let (ext, next) = expect(exts, SEQUENCE)?;
@@ -163,8 +195,12 @@ fn subject_alt_names(explicit: &[u8]) -> Option<Option<&[u8]>> {
             rest = tlv(rest)?.2;
         }
         let (value, _) = expect(rest, OCTET_STRING)?;
-        if oid == OID_SUBJECT_ALT_NAME {
-            return Some(Some(expect(value, SEQUENCE)?.0));
+        if oid == OID_KEY_USAGE {
+            let (bits, _) = expect(value, BIT_STRING)?;
+            let (_unused, bytes) = bits.split_first()?;
+            let hi = bytes.first().copied().unwrap_or(0);
+            let lo = bytes.get(1).copied().unwrap_or(0);
+            return Some(Some(KeyUsageBits(u16::from_be_bytes([hi, lo]))));
         }
     }
     Some(None)
@@ -194,17 +230,37 @@ mod tests {
     }
 
     #[test]
+    fn times() {
+        assert_eq!(time(b"\x17\x0d700101000000Z"), Some((0, &[][..])));
+        assert_eq!(
+            time(b"\x17\x0d491231235959Z"),
+            Some((2_524_607_999, &[][..]))
+        );
+        assert_eq!(
+            time(b"\x18\x0f20280229120000Z"),
+            Some((1_835_438_400, &[][..]))
+        );
+        assert_eq!(
+            time(b"\x18\x0f99991231235959Z"),
+            Some((253_402_300_799, &[][..]))
+        );
+        assert_eq!(time(b"\x17\x0d700101000000+"), None);
+        assert_eq!(time(b"\x17\x0d701301000000Z"), None);
+        assert_eq!(time(b"\x17\x0b7001010000Z"), None);
+    }
+
+    #[test]
     fn garbage_never_panics() {
-        let mut buf = [0u8; 64];
         for len in 0..40 {
             for seed in 0..=255u8 {
                 let data: [u8; 40] = core::array::from_fn(|i| {
                     (i as u8).wrapping_mul(seed).wrapping_add(seed) ^ 0x30
                 });
-                if let Some(names) = LeafNames::parse(&data[..len]) {
-                    let _ = names.has_ip(IpAddr::from([127, 0, 0, 1]));
-                    let _ = names.dns_name(&mut buf);
+                if let Some(fields) = CertFields::parse(&data[..len]) {
+                    let _ = split_spki(fields.spki);
                 }
+                let _ = time(&data[..len]);
+                let _ = split_spki(&data[..len]);
             }
         }
     }

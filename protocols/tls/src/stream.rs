@@ -7,7 +7,8 @@ use embedded_tls::{NoClock, TlsClock, TlsConfig, TlsConnection, TlsContext};
 use rand_core::CryptoRngCore;
 
 use crate::TlsError;
-use crate::verify::{CipherSuite, MAX_SERVER_NAME_LEN, Provider, Trust};
+use crate::Trust;
+use crate::verify::{CipherSuite, MAX_SERVER_NAME_LEN, Provider};
 
 /// Size of a record read buffer that fits every TLS record: 16 KiB of plaintext plus
 /// 256 bytes of record overhead (16,640 bytes). Smaller buffers only work with servers that
@@ -128,7 +129,7 @@ where
     }
 }
 
-/// Checks a server name: 1..=64 bytes of letters, digits, `-`, `.`, `_`, or an IP address.
+/// Checks a server name: 1..=253 bytes of letters, digits, `-`, `.`, `_`, or an IP address.
 fn check_server_name(name: &str) -> Result<bool, TlsError> {
     if name.parse::<IpAddr>().is_ok() {
         return Ok(true);
@@ -159,8 +160,9 @@ fn check_server_name(name: &str) -> Result<bool, TlsError> {
 /// - `record_read_buf`: [`RECORD_READ_BUF_SIZE`] bytes is the safe size.
 /// - `record_write_buf`: [`RECORD_WRITE_BUF_SIZE`] bytes is a good size.
 ///
-/// Certificate validity periods are not checked (no clock); use [`connect_with_provider`]
-/// with a clock for that.
+/// Certificate validity periods are checked as [`Time::NoClock`](crate::Time::NoClock)
+/// describes (there is no clock here); use [`connect_with_provider`] with a clock to check
+/// them against the present.
 ///
 /// On error nothing has been sent but handshake messages; drop the transport.
 ///
@@ -207,12 +209,11 @@ where
 }
 
 /// Like [`connect`], with a [`Provider`] made by the caller: choose a clock for certificate
-/// validity checks and the certificate storage size, or look at the provider's verifier
-/// after the handshake.
-pub async fn connect_with_provider<'a, T, R, C, const CERT_SIZE: usize>(
+/// validity checks, or look at the provider's verifier after the handshake.
+pub async fn connect_with_provider<'a, T, R, C>(
     transport: T,
     server_name: &str,
-    provider: &mut Provider<'_, R, C, CERT_SIZE>,
+    provider: &mut Provider<'_, R, C>,
     record_read_buf: &'a mut [u8],
     record_write_buf: &'a mut [u8],
 ) -> Result<TlsStream<'a, T>, TlsError>
@@ -224,6 +225,11 @@ where
     let is_ip = check_server_name(server_name)?;
     provider.verifier_mut().prepare(server_name)?;
     let mut config = TlsConfig::new();
+    // embedded-tls offers ECDSA P-256, P-384 and Ed25519 always; the RSA schemes (appended
+    // after those) only when this build can verify them.
+    if cfg!(feature = "rsa") {
+        config = config.enable_rsa_signatures();
+    }
     if !is_ip {
         config = config.with_server_name(server_name);
     }
@@ -233,7 +239,7 @@ where
     match opened {
         Err(e) => Err(verifier.handshake_error(e)),
         // embedded-tls accepts a handshake without Certificate/CertificateVerify: refuse it.
-        Ok(()) if !verifier.authenticated() => Err(TlsError::CertificateInvalid),
+        Ok(()) if !verifier.authenticated() => Err(verifier.unauthenticated_error()),
         Ok(()) => Ok(TlsStream { conn, eof: false }),
     }
 }
@@ -249,17 +255,10 @@ mod tests {
         assert!(matches!(check_server_name("mail.example.test"), Ok(false)));
         assert!(matches!(check_server_name("127.0.0.1"), Ok(true)));
         assert!(matches!(check_server_name("::1"), Ok(true)));
-        for bad in [
-            "",
-            "a b",
-            "x\r\n",
-            "a\0",
-            "é.example",
-            concat!(
-                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-                "a"
-            ),
-        ] {
+        let long = format!("{}a", "a.".repeat(126));
+        assert_eq!(long.len(), 253);
+        assert!(matches!(check_server_name(&long), Ok(false)));
+        for bad in ["", "a b", "x\r\n", "a\0", "é.example", &"a.".repeat(127)] {
             assert!(
                 matches!(check_server_name(bad), Err(TlsError::ServerName)),
                 "{bad:?}"
