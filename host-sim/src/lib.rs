@@ -6,9 +6,11 @@
 //! - [`send`]: `postwire send` as a function.
 //! - [`message`]: the simple text message `postwire send` composes.
 //! - [`decode`]: `postwire decode`.
+//! - [`pop3`]: `postwire pop3` as a function and its command-line front end.
 
 pub mod decode;
 pub mod message;
 pub mod net;
+pub mod pop3;
 pub mod send;
 pub mod tls;

@@ -2,8 +2,12 @@
 //!
 //! ```text
 //! postwire send --server smtps://HOST:PORT --user NAME --password-env VAR --ca FILE \
-//!     --from ADDR --to ADDR [--cc ADDR]... [--bcc ADDR]... [--subject TEXT] [--text FILE|-]
+//!     --from ADDR --to ADDR [--cc ADDR]... [--bcc ADDR]... [--reply-to ADDR]... [--subject TEXT] \
+//!     [--text FILE|-] [--html FILE] [--attach FILE[;type=TYPE]]... [--header 'Name: value']...
 //! postwire decode smtp < BYTES
+//! postwire decode pop3 --command CMD < BYTES
+//! postwire pop3 --server pop3s://HOST:PORT --user NAME --password-env VAR [--ca FILE] \
+//!     retr N --out FILE --then dele N     (see `postwire pop3 --help`)
 //! ```
 
 use std::io::Read as _;
@@ -12,7 +16,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use postwire_core::sasl::Mechanism;
-use postwire_host_sim::message::{Mailbox, SimpleMessage, now_unix, parse_header};
+use postwire_host_sim::message::{AttachmentFile, Mailbox, SimpleMessage, now_unix, parse_header};
 use postwire_host_sim::send::{SendRequest, ServerUrl, send};
 use postwire_host_sim::tls::CaSet;
 
@@ -31,10 +35,16 @@ struct Cli {
 enum Command {
     /// Send one message over SMTP (submission with STARTTLS, or implicit TLS).
     Send(Box<SendArgs>),
+    /// Read a maildrop over POP3 (implicit TLS or STLS): stat, list, uidl, top, retr, dele, ...
+    Pop3(Box<postwire_host_sim::pop3::Pop3Args>),
     /// Parse server bytes from standard input and print each response as one JSON line.
     Decode {
         /// The protocol of the bytes.
         protocol: DecodeProtocol,
+        /// POP3: the command the responses answer (decides single- or multi-line framing),
+        /// e.g. STAT, LIST, RETR 1, CAPA, AUTH PLAIN, greeting.
+        #[arg(long, value_name = "CMD")]
+        command: Option<String>,
     },
 }
 
@@ -42,6 +52,8 @@ enum Command {
 enum DecodeProtocol {
     /// SMTP replies.
     Smtp,
+    /// POP3 responses (with --command).
+    Pop3,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -63,7 +75,8 @@ struct SendArgs {
     /// Name of the environment variable that holds the password (never give it on the command line).
     #[arg(long, value_name = "VAR", requires = "user")]
     password_env: Option<String>,
-    /// CA certificate(s) to verify the server against (PEM or DER, one or several per file).
+    /// CA certificate(s) to verify the server against (PEM or DER, one or several per file);
+    /// without it, the built-in Mozilla root store is used.
     #[arg(long, value_name = "FILE", conflicts_with = "insecure")]
     ca: Option<String>,
     /// Do not verify the server's certificate (dangerous: anyone on the path can read the password).
@@ -99,6 +112,13 @@ struct SendArgs {
     /// Text body from FILE, or - for standard input (UTF-8).
     #[arg(long, value_name = "FILE|-")]
     text: Option<String>,
+    /// HTML alternative from FILE (UTF-8): sent as multipart/alternative with the text.
+    #[arg(long, value_name = "FILE")]
+    html: Option<String>,
+    /// Attach FILE (repeatable); the media type is guessed from the extension unless given
+    /// as FILE;type=TYPE.
+    #[arg(long, value_name = "FILE[;type=TYPE]")]
+    attach: Vec<String>,
     /// Extra header 'Name: value' (repeatable).
     #[arg(long, value_name = "'Name: value'")]
     header: Vec<String>,
@@ -114,8 +134,34 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Send(args) => run_send(*args),
+        Command::Pop3(args) => postwire_host_sim::pop3::cli_main(*args),
+        Command::Decode {
+            protocol: DecodeProtocol::Pop3,
+            command,
+            ..
+        } => {
+            let Some(command) = command else {
+                eprintln!(
+                    "postwire decode: error: pop3 needs --command CMD (e.g. STAT, LIST, RETR 1, greeting)"
+                );
+                return ExitCode::from(2);
+            };
+            let mut input = Vec::new();
+            if let Err(e) = std::io::stdin().read_to_end(&mut input) {
+                eprintln!("postwire decode: cannot read standard input: {e}");
+                return ExitCode::from(1);
+            }
+            let code = postwire_host_sim::decode::decode_pop3(
+                &input,
+                &command,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            );
+            ExitCode::from(u8::try_from(code).unwrap_or(1))
+        }
         Command::Decode {
             protocol: DecodeProtocol::Smtp,
+            ..
         } => {
             let mut input = Vec::new();
             if let Err(e) = std::io::stdin().read_to_end(&mut input) {
@@ -205,6 +251,20 @@ fn run_send(a: SendArgs) -> ExitCode {
             Err(e) => return usage_error(e),
         }
     }
+    let html = match a.html.as_deref() {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(s) => Some(s),
+            Err(e) => return usage_error(format!("--html {path}: {e}")),
+        },
+    };
+    let mut attachments = Vec::new();
+    for arg in &a.attach {
+        match AttachmentFile::from_arg(arg) {
+            Ok(f) => attachments.push(f),
+            Err(e) => return usage_error(e),
+        }
+    }
     let msg = SimpleMessage {
         from: Some(from.clone()),
         to: to.clone(),
@@ -213,6 +273,8 @@ fn run_send(a: SendArgs) -> ExitCode {
         subject: a.subject.clone(),
         headers,
         text,
+        html,
+        attachments,
     };
     let unique = format!("{:016x}.{}", rand_u64(), now_unix());
     let message = match msg.render(now_unix(), &unique) {
