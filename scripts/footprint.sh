@@ -21,7 +21,7 @@ unset CARGO_TARGET_DIR
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 IMAGE_DIR="$ROOT/hal-examples/noalloc-image"
 TARGETS=(thumbv7em-none-eabihf thumbv6m-none-eabi)
-BINS=(smtp-plain smtp-tls pop3-tls mime-compose)
+BINS=(smtp-plain smtp-tls pop3-tls mime-compose imap-codec)
 
 # The image crate is its own workspace with its own .cargo/config.toml (link.x), which cargo
 # only reads from the current directory: build from there.
@@ -72,6 +72,7 @@ describe() {
         smtp-tls) echo "SMTP, TLS 1.3 (implicit + STARTTLS)" ;;
         pop3-tls) echo "POP3, TLS 1.3 (command-mailbox poll)" ;;
         mime-compose) echo "MIME compose + read (no network)" ;;
+        imap-codec) echo "IMAP codec: encoder, mUTF-7, reader" ;;
         *) echo "$1" ;;
     esac
 }

@@ -20,7 +20,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "protocol crates build for the firmware targets (no_std, no alloc)"
 for target in thumbv7em-none-eabihf thumbv6m-none-eabi riscv32imc-unknown-none-elf; do
-  cargo build --locked -p postwire-core -p postwire-smtp -p postwire-tls -p postwire-pop3 -p postwire-mime --target "$target"
+  cargo build --locked -p postwire-core -p postwire-smtp -p postwire-tls -p postwire-pop3 -p postwire-mime -p postwire-imap --target "$target"
 done
 
 step "no-allocator firmware images link, and their sizes"
@@ -38,5 +38,8 @@ fi
 
 step "tests (unit, corpus, transcripts, real servers)"
 cargo test --workspace --locked
+
+step "fuzz targets, a short run each (nightly, cargo-fuzz)"
+bash scripts/fuzz-smoke.sh
 
 step "done"

@@ -220,6 +220,85 @@ mod tests {
     }
 }
 
+/// The FORMAT.md conversion of IMAP responses, shared with the `postwire-imap` conformance
+/// tests so that both print exactly the same JSON.
+#[path = "../../protocols/imap/tests/common/json.rs"]
+mod imap_json;
+
+/// `postwire decode imap [--greeting]`: print one JSON line per complete IMAP response in
+/// `input` to `out` (streaming reader, 64 KiB line limit; large FETCH literals are streamed
+/// and reassembled for printing).
+///
+/// Returns [`EXIT_OK`], [`EXIT_INCOMPLETE`] (after a `{"type": "remainder", "bytes": N,
+/// "needed"?: K}` line, "incomplete" on `err`) or [`EXIT_ERROR`] (reason on `err`).
+pub fn decode_imap(input: &[u8], greeting: bool, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let d = imap_json::decode(input, greeting, imap_json::DecodeSettings::DEFAULT);
+    for line in &d.lines {
+        if writeln!(out, "{line}").is_err() {
+            let _ = writeln!(err, "error: cannot write the output");
+            return EXIT_ERROR;
+        }
+    }
+    match d.exit {
+        imap_json::EXIT_OK => flush(out, err, EXIT_OK),
+        imap_json::EXIT_INCOMPLETE => {
+            let _ = writeln!(err, "{}", d.message);
+            flush(out, err, EXIT_INCOMPLETE)
+        }
+        _ => {
+            let _ = writeln!(err, "error: {}", d.message);
+            flush(out, err, EXIT_ERROR)
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod imap_tests {
+    use super::*;
+
+    fn run(input: &[u8], greeting: bool) -> (i32, String, String) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = decode_imap(input, greeting, &mut out, &mut err);
+        (
+            code,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+
+    #[test]
+    fn imap_decode_contract() {
+        let (code, out, _) = run(
+            b"* 2 FETCH (BODY[TEXT] {3}\r\nfoo)\r\nA1 OK done\r\n",
+            false,
+        );
+        assert_eq!(code, EXIT_OK);
+        let v: Vec<Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(
+            v[0],
+            json!({"type": "fetch", "seq": 2, "items": {"BODY[TEXT]": "foo"}})
+        );
+        assert_eq!(v[1]["tag"], json!("A1"));
+        let (code, out, err) = run(b"* 4 FETCH (UID 1 RFC822.HEADER {10}\r\nab", false);
+        assert_eq!(code, EXIT_INCOMPLETE);
+        assert!(err.contains("incomplete"));
+        let last: Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+        assert_eq!(last, json!({"type": "remainder", "bytes": 39, "needed": 8}));
+        let (code, _, err) = run(b"A1 search\r\n", false);
+        assert_eq!(code, EXIT_ERROR);
+        assert!(!err.contains("incomplete"));
+        let (code, _, _) = run(b"* 1 EXISTS\r\n", true);
+        assert_eq!(code, EXIT_ERROR);
+        let (code, _, _) = run(&[b'a'; 70_000], false);
+        assert_eq!(code, EXIT_ERROR);
+        assert_eq!(run(b"", false).0, EXIT_OK);
+    }
+}
+
 use postwire_pop3::wire as pop3_wire;
 
 /// A JSON string for `bytes`, or `None` when they are not UTF-8.

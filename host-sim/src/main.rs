@@ -5,6 +5,7 @@
 //!     --from ADDR --to ADDR [--cc ADDR]... [--bcc ADDR]... [--reply-to ADDR]... [--subject TEXT] \
 //!     [--text FILE|-] [--html FILE] [--attach FILE[;type=TYPE]]... [--header 'Name: value']...
 //! postwire decode smtp < BYTES
+//! postwire decode imap [--greeting] < BYTES
 //! postwire decode pop3 --command CMD < BYTES
 //! postwire pop3 --server pop3s://HOST:PORT --user NAME --password-env VAR [--ca FILE] \
 //!     retr N --out FILE --then dele N     (see `postwire pop3 --help`)
@@ -41,6 +42,9 @@ enum Command {
     Decode {
         /// The protocol of the bytes.
         protocol: DecodeProtocol,
+        /// IMAP: parse the first response as a server greeting.
+        #[arg(long)]
+        greeting: bool,
         /// POP3: the command the responses answer (decides single- or multi-line framing),
         /// e.g. STAT, LIST, RETR 1, CAPA, AUTH PLAIN, greeting.
         #[arg(long, value_name = "CMD")]
@@ -52,6 +56,8 @@ enum Command {
 enum DecodeProtocol {
     /// SMTP replies.
     Smtp,
+    /// IMAP responses.
+    Imap,
     /// POP3 responses (with --command).
     Pop3,
 }
@@ -154,6 +160,24 @@ fn main() -> ExitCode {
             let code = postwire_host_sim::decode::decode_pop3(
                 &input,
                 &command,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            );
+            ExitCode::from(u8::try_from(code).unwrap_or(1))
+        }
+        Command::Decode {
+            protocol: DecodeProtocol::Imap,
+            greeting,
+            ..
+        } => {
+            let mut input = Vec::new();
+            if let Err(e) = std::io::stdin().read_to_end(&mut input) {
+                eprintln!("postwire decode: cannot read standard input: {e}");
+                return ExitCode::from(1);
+            }
+            let code = postwire_host_sim::decode::decode_imap(
+                &input,
+                greeting,
                 &mut std::io::stdout(),
                 &mut std::io::stderr(),
             );

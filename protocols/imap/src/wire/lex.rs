@@ -1,0 +1,680 @@
+//! The lexical layer: a cursor over one framed response, IMAP strings, and character classes.
+
+use core::fmt;
+
+use super::Error;
+
+/// Character class bits, one table lookup per byte.
+const C_ATOM: u8 = 1;
+/// ASTRING-CHAR: ATOM-CHAR or `]`.
+const C_ASTRING: u8 = 2;
+/// Characters accepted in a flag or keyword (ATOM-CHAR plus `]`, a Gmail quirk).
+const C_FLAG: u8 = 4;
+/// Characters of a tag: ASTRING-CHAR except `+`.
+const C_TAG: u8 = 8;
+/// TEXT-CHAR: any byte except CR, LF and NUL (8-bit bytes are accepted: UTF-8 servers).
+const C_TEXT: u8 = 16;
+/// Bytes that end the plain run of a quoted string: `"`, `\`, CR, LF, NUL.
+const C_QSTOP: u8 = 32;
+
+#[allow(
+    clippy::indexing_slicing,
+    reason = "evaluated at compile time, i < 256"
+)]
+const fn build_classes() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let mut c = 0;
+        let atom = b > 0x20
+            && b < 0x7f
+            && !matches!(b, b'(' | b')' | b'{' | b'%' | b'*' | b'"' | b'\\' | b']');
+        if atom {
+            c |= C_ATOM | C_ASTRING | C_FLAG;
+        }
+        if b == b']' {
+            c |= C_ASTRING | C_FLAG;
+        }
+        if (atom || b == b']') && b != b'+' {
+            c |= C_TAG;
+        }
+        if !matches!(b, b'\r' | b'\n' | 0) {
+            c |= C_TEXT;
+        }
+        if matches!(b, b'"' | b'\\' | b'\r' | b'\n' | 0) {
+            c |= C_QSTOP;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+}
+
+static CLASSES: [u8; 256] = build_classes();
+
+#[inline(always)]
+fn class(b: u8) -> u8 {
+    match CLASSES.get(b as usize) {
+        Some(&c) => c,
+        None => 0,
+    }
+}
+
+/// Whether `b` is an IMAP ATOM-CHAR (RFC 3501 §9).
+#[inline]
+pub fn is_atom_char(b: u8) -> bool {
+    class(b) & C_ATOM != 0
+}
+
+/// Whether `b` is an IMAP ASTRING-CHAR (ATOM-CHAR or `]`).
+#[inline]
+pub fn is_astring_char(b: u8) -> bool {
+    class(b) & C_ASTRING != 0
+}
+
+/// Whether `b` may appear in a tag (ASTRING-CHAR except `+`).
+#[inline]
+pub fn is_tag_char(b: u8) -> bool {
+    class(b) & C_TAG != 0
+}
+
+/// An IMAP string value as found on the wire, borrowed from the response buffer.
+///
+/// Atoms, literals and quoted strings without backslash escapes are plain byte slices;
+/// a quoted string that contains `\"` or `\\` keeps its escapes in [`raw`](Self::raw) and is
+/// unescaped on demand ([`chunks`](Self::chunks), [`copy_into`](Self::copy_into)), so no
+/// allocation is ever needed.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IStr<'a> {
+    raw: &'a [u8],
+    escaped: bool,
+}
+
+impl<'a> IStr<'a> {
+    /// A string with no escapes (an atom, a literal or an escape-free quoted string).
+    pub const fn plain(raw: &'a [u8]) -> Self {
+        IStr {
+            raw,
+            escaped: false,
+        }
+    }
+
+    pub(crate) const fn quoted(raw: &'a [u8], escaped: bool) -> Self {
+        IStr { raw, escaped }
+    }
+
+    /// The bytes as on the wire (quotes removed, backslash escapes kept).
+    pub const fn raw(&self) -> &'a [u8] {
+        self.raw
+    }
+
+    /// Whether the wire form holds backslash escapes.
+    pub const fn has_escapes(&self) -> bool {
+        self.escaped
+    }
+
+    /// The value as one slice, when it holds no escapes.
+    pub fn as_bytes(&self) -> Option<&'a [u8]> {
+        if self.escaped { None } else { Some(self.raw) }
+    }
+
+    /// The value as `&str` when it has no escapes and is valid UTF-8.
+    pub fn as_str(&self) -> Option<&'a str> {
+        self.as_bytes().and_then(|b| core::str::from_utf8(b).ok())
+    }
+
+    /// The unescaped value as a sequence of borrowed slices.
+    pub fn chunks(&self) -> Chunks<'a> {
+        Chunks {
+            rest: self.raw,
+            escaped: self.escaped,
+            first: true,
+        }
+    }
+
+    /// Length of the unescaped value.
+    pub fn len(&self) -> usize {
+        if self.escaped {
+            self.chunks().map(<[u8]>::len).sum()
+        } else {
+            self.raw.len()
+        }
+    }
+
+    /// Whether the value is empty (`""` or `{0}`).
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// Copy the unescaped value into `out`; returns the length.
+    ///
+    /// Errors with [`Error::BufferTooSmall`] when `out` is too short.
+    pub fn copy_into(&self, out: &mut [u8]) -> Result<usize, Error> {
+        let mut n = 0;
+        for c in self.chunks() {
+            let dst = out.get_mut(n..n + c.len()).ok_or(Error::BufferTooSmall)?;
+            dst.copy_from_slice(c);
+            n += c.len();
+        }
+        Ok(n)
+    }
+
+    /// Whether the unescaped value equals `other`.
+    pub fn eq_bytes(&self, other: &[u8]) -> bool {
+        self.eq_by(other, |a, b| a == b)
+    }
+
+    /// Whether the unescaped value equals `other`, ignoring ASCII case.
+    pub fn eq_ignore_ascii_case(&self, other: &[u8]) -> bool {
+        self.eq_by(other, |a, b| a.eq_ignore_ascii_case(b))
+    }
+
+    fn eq_by(&self, other: &[u8], f: impl Fn(&[u8], &[u8]) -> bool) -> bool {
+        if !self.escaped {
+            return f(self.raw, other);
+        }
+        let mut rest = other;
+        for c in self.chunks() {
+            match (rest.get(..c.len()), rest.get(c.len()..)) {
+                (Some(head), Some(tail)) if f(head, c) => rest = tail,
+                _ => return false,
+            }
+        }
+        rest.is_empty()
+    }
+}
+
+impl fmt::Debug for IStr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"")?;
+        for c in self.chunks() {
+            for &b in c {
+                if b == b'"' || b == b'\\' {
+                    write!(f, "\\{}", b as char)?;
+                } else if (0x20..0x7f).contains(&b) {
+                    write!(f, "{}", b as char)?;
+                } else {
+                    write!(f, "\\x{b:02x}")?;
+                }
+            }
+        }
+        f.write_str("\"")
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for IStr<'_> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{=[u8]}", self.raw)
+    }
+}
+
+/// The unescaped pieces of an [`IStr`]: their concatenation is the string's value.
+#[derive(Clone, Debug)]
+pub struct Chunks<'a> {
+    rest: &'a [u8],
+    escaped: bool,
+    first: bool,
+}
+
+impl<'a> Iterator for Chunks<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if !self.escaped {
+            if self.first {
+                self.first = false;
+                return Some(self.rest);
+            }
+            return None;
+        }
+        if self.rest.is_empty() {
+            return None;
+        }
+        // The first byte of `rest` is literal text (possibly an escaped character) unless
+        // this is the very first piece and it starts with a backslash.
+        let skip = usize::from(!self.first);
+        self.first = false;
+        let tail = self.rest.get(skip..).unwrap_or_default();
+        match memchr::memchr(b'\\', tail) {
+            Some(i) => {
+                let piece = self.rest.get(..skip + i).unwrap_or_default();
+                self.rest = self.rest.get(skip + i + 1..).unwrap_or_default();
+                if piece.is_empty() {
+                    self.next()
+                } else {
+                    Some(piece)
+                }
+            }
+            None => {
+                let piece = self.rest;
+                self.rest = &[];
+                Some(piece)
+            }
+        }
+    }
+}
+
+/// A cursor over one framed response.
+///
+/// `end` is the end of the response's last line (its terminator excluded); literal bytes and
+/// the line breaks after literal announcements lie inside `[0, end)`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Cursor<'a> {
+    pub buf: &'a [u8],
+    pub pos: usize,
+    pub end: usize,
+    /// Position just after the line break of a literal announcement whose data is streamed
+    /// (not in `buf`), or `usize::MAX`.
+    pub streamed_at: usize,
+}
+
+/// A literal whose bytes are not in the buffer: its announced length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct StreamedLiteral(pub u64);
+
+pub(crate) type PResult<T> = Result<T, Error>;
+
+impl<'a> Cursor<'a> {
+    pub fn new(buf: &'a [u8], end: usize) -> Self {
+        Cursor {
+            buf,
+            pos: 0,
+            end,
+            streamed_at: usize::MAX,
+        }
+    }
+
+    #[inline(always)]
+    pub fn err<T>(&self) -> PResult<T> {
+        Err(Error::Malformed { offset: self.pos })
+    }
+
+    #[inline(always)]
+    pub fn peek(&self) -> Option<u8> {
+        if self.pos < self.end {
+            self.buf.get(self.pos).copied()
+        } else {
+            None
+        }
+    }
+
+    #[inline(always)]
+    pub fn peek_at(&self, off: usize) -> Option<u8> {
+        let p = self.pos + off;
+        if p < self.end {
+            self.buf.get(p).copied()
+        } else {
+            None
+        }
+    }
+
+    #[inline(always)]
+    pub fn at_end(&self) -> bool {
+        self.pos >= self.end
+    }
+
+    #[inline(always)]
+    pub fn byte(&mut self, b: u8) -> PResult<()> {
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            self.err()
+        }
+    }
+
+    #[inline(always)]
+    pub fn eat(&mut self, b: u8) -> bool {
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Exactly one space.
+    #[inline(always)]
+    pub fn sp(&mut self) -> PResult<()> {
+        self.byte(b' ')
+    }
+
+    /// One space, or (quirk) two.
+    #[inline(always)]
+    pub fn sp_lenient(&mut self) -> PResult<()> {
+        self.byte(b' ')?;
+        self.eat(b' ');
+        Ok(())
+    }
+
+    /// The rest of the line must be empty or (quirk) one space.
+    pub fn finish(&mut self) -> PResult<()> {
+        if self.pos == self.end || (self.pos + 1 == self.end && self.peek() == Some(b' ')) {
+            self.pos = self.end;
+            Ok(())
+        } else {
+            self.err()
+        }
+    }
+
+    pub fn slice(&self, from: usize, to: usize) -> &'a [u8] {
+        self.buf.get(from..to).unwrap_or_default()
+    }
+
+    /// The remaining bytes of the line.
+    pub fn rest(&self) -> &'a [u8] {
+        self.slice(self.pos, self.end)
+    }
+
+    /// Run of bytes of class `c` (possibly empty).
+    #[inline(always)]
+    fn run(&mut self, c: u8) -> &'a [u8] {
+        let start = self.pos;
+        let lim = self.end.min(self.buf.len());
+        let mut p = start;
+        while p < lim {
+            match self.buf.get(p) {
+                Some(&b) if class(b) & c != 0 => p += 1,
+                _ => break,
+            }
+        }
+        self.pos = p;
+        self.slice(start, p)
+    }
+
+    pub fn atom(&mut self) -> PResult<&'a [u8]> {
+        let a = self.run(C_ATOM);
+        if a.is_empty() { self.err() } else { Ok(a) }
+    }
+
+    pub fn tag(&mut self) -> PResult<&'a [u8]> {
+        let a = self.run(C_TAG);
+        if a.is_empty() { self.err() } else { Ok(a) }
+    }
+
+    /// A flag: `\` atom, `\*`, or a keyword atom (`]` tolerated).
+    pub fn flag(&mut self) -> PResult<&'a [u8]> {
+        let start = self.pos;
+        if self.eat(b'\\') {
+            if self.eat(b'*') {
+                return Ok(self.slice(start, self.pos));
+            }
+            self.run(C_FLAG);
+            if self.pos == start + 1 {
+                return self.err();
+            }
+            return Ok(self.slice(start, self.pos));
+        }
+        let a = self.run(C_FLAG);
+        if a.is_empty() { self.err() } else { Ok(a) }
+    }
+
+    /// Keyword (case-insensitive) followed by a non-atom character.
+    pub fn keyword(&mut self, kw: &[u8]) -> bool {
+        let end = self.pos + kw.len();
+        match self.buf.get(self.pos..end) {
+            Some(s) if end <= self.end && s.eq_ignore_ascii_case(kw) => {
+                let next_ok = self.peek_at(kw.len()).is_none_or(|b| !is_atom_char(b));
+                if next_ok {
+                    self.pos = end;
+                }
+                next_ok
+            }
+            _ => false,
+        }
+    }
+
+    /// Unsigned decimal number up to `u64::MAX`.
+    #[inline]
+    pub fn number(&mut self) -> PResult<u64> {
+        let start = self.pos;
+        let mut v: u64 = 0;
+        while let Some(b) = self.peek() {
+            if !b.is_ascii_digit() {
+                break;
+            }
+            v = match v
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(u64::from(b - b'0')))
+            {
+                Some(v) => v,
+                None => return Err(Error::Malformed { offset: start }),
+            };
+            self.pos += 1;
+        }
+        if self.pos == start { self.err() } else { Ok(v) }
+    }
+
+    /// Non-zero number.
+    pub fn nz_number(&mut self) -> PResult<u64> {
+        let start = self.pos;
+        match self.number()? {
+            0 => Err(Error::Malformed { offset: start }),
+            n => Ok(n),
+        }
+    }
+
+    /// Whether the cursor is at `NIL`.
+    #[inline]
+    pub fn nil(&mut self) -> bool {
+        matches!(self.peek(), Some(b'N' | b'n')) && self.keyword(b"NIL")
+    }
+
+    /// quoted / literal / literal8.
+    pub fn string(&mut self) -> PResult<IStr<'a>> {
+        match self.string_or_streamed()? {
+            Ok(s) => Ok(s),
+            Err(StreamedLiteral(len)) => Err(Error::LiteralTooLarge { len }),
+        }
+    }
+
+    /// Like [`string`](Self::string), but a literal whose data is streamed is returned as
+    /// `Err(StreamedLiteral)` instead of an error.
+    pub fn string_or_streamed(&mut self) -> PResult<Result<IStr<'a>, StreamedLiteral>> {
+        match self.peek() {
+            Some(b'"') => self.quoted().map(Ok),
+            Some(b'{') => self.literal(),
+            Some(b'~') if self.peek_at(1) == Some(b'{') => self.literal(),
+            _ => self.err(),
+        }
+    }
+
+    pub fn quoted(&mut self) -> PResult<IStr<'a>> {
+        self.byte(b'"')?;
+        let start = self.pos;
+        let lim = self.end.min(self.buf.len());
+        let mut p = start;
+        let mut escaped = false;
+        loop {
+            // Plain run: one table lookup per byte, no call.
+            while p < lim {
+                match self.buf.get(p) {
+                    Some(&b) if class(b) & C_QSTOP == 0 => p += 1,
+                    _ => break,
+                }
+            }
+            match self.buf.get(p) {
+                Some(b'"') if p < lim => {
+                    self.pos = p + 1;
+                    return Ok(IStr::quoted(self.slice(start, p), escaped));
+                }
+                Some(b'\\') if p < lim => match self.buf.get(p + 1) {
+                    Some(b'"' | b'\\') if p + 1 < lim => {
+                        escaped = true;
+                        p += 2;
+                    }
+                    _ => {
+                        self.pos = p;
+                        return self.err();
+                    }
+                },
+                _ => {
+                    self.pos = p;
+                    return self.err();
+                }
+            }
+        }
+    }
+
+    fn literal(&mut self) -> PResult<Result<IStr<'a>, StreamedLiteral>> {
+        let at = self.pos;
+        self.eat(b'~');
+        self.byte(b'{')?;
+        let len = self.number()?;
+        self.eat(b'+');
+        self.byte(b'}')?;
+        // The line break after the announcement lies inside the frame.
+        let nl = match self.buf.get(self.pos) {
+            Some(b'\r') if self.buf.get(self.pos + 1) == Some(&b'\n') => 2,
+            Some(b'\n') => 1,
+            _ => return self.err(),
+        };
+        let _ = at;
+        if self.pos + nl == self.streamed_at {
+            self.pos += nl;
+            return Ok(Err(StreamedLiteral(len)));
+        }
+        let start = self.pos + nl;
+        let Ok(n) = usize::try_from(len) else {
+            return self.err();
+        };
+        let data = match self.buf.get(start..start.saturating_add(n)) {
+            Some(d) if start + n <= self.end => d,
+            _ => return self.err(),
+        };
+        self.pos = start + n;
+        Ok(Ok(IStr::plain(data)))
+    }
+
+    /// astring = 1*ASTRING-CHAR / string
+    pub fn astring(&mut self) -> PResult<IStr<'a>> {
+        match self.peek() {
+            Some(b'"' | b'{') => self.string(),
+            Some(b'~') if self.peek_at(1) == Some(b'{') => self.string(),
+            _ => {
+                let a = self.run(C_ASTRING);
+                if a.is_empty() {
+                    self.err()
+                } else {
+                    Ok(IStr::plain(a))
+                }
+            }
+        }
+    }
+
+    /// nstring = string / NIL
+    pub fn nstring(&mut self) -> PResult<Option<IStr<'a>>> {
+        if self.nil() {
+            Ok(None)
+        } else {
+            self.string().map(Some)
+        }
+    }
+
+    /// nstring, or an atom (lenient: some servers send bare atoms where strings belong).
+    pub fn nstring_lenient(&mut self) -> PResult<Option<IStr<'a>>> {
+        if self.nil() {
+            Ok(None)
+        } else {
+            self.astring().map(Some)
+        }
+    }
+
+    /// Text up to the end of the line: no CR, LF or NUL.
+    pub fn text(&mut self) -> PResult<&'a [u8]> {
+        let t = self.rest();
+        if let Some(bad) = memchr::memchr3(b'\r', b'\n', 0, t) {
+            self.pos += bad;
+            return self.err();
+        }
+        self.pos = self.end;
+        Ok(t)
+    }
+
+    /// Skip one generic value (number, atom, string, NIL or parenthesised list of values).
+    pub fn skip_value(&mut self, depth: u8) -> PResult<()> {
+        match self.peek() {
+            Some(b'(') => {
+                if depth == 0 {
+                    return Err(Error::TooDeep);
+                }
+                self.pos += 1;
+                self.eat(b' ');
+                while !self.eat(b')') {
+                    self.skip_value(depth - 1)?;
+                    if self.peek() == Some(b' ') {
+                        self.pos += 1;
+                        self.eat(b' ');
+                    } else if self.peek() != Some(b')') {
+                        return self.err();
+                    }
+                }
+                Ok(())
+            }
+            Some(b'"' | b'{') => self.string().map(drop),
+            Some(b'~') if self.peek_at(1) == Some(b'{') => self.string().map(drop),
+            Some(b) if b.is_ascii_digit() => {
+                self.number()?;
+                // A sequence set such as 1:3,5 is also a valid extension value.
+                self.run(C_ATOM);
+                Ok(())
+            }
+            Some(b'\\') => self.flag().map(drop),
+            _ => self.astring().map(drop),
+        }
+    }
+}
+
+/// Maximum nesting of parenthesised lists (BODYSTRUCTURE, extension values).
+pub const MAX_NESTING: u8 = 24;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec;
+
+    fn unescape(s: IStr<'_>) -> Vec<u8> {
+        s.chunks().flatten().copied().collect()
+    }
+
+    #[test]
+    fn chunks() {
+        let buf: &[u8] = br#""a\"b\\c\\" "\\x" "" "\"""#;
+        let mut c = Cursor::new(buf, buf.len());
+        let s = c.quoted().unwrap();
+        assert_eq!(unescape(s), br#"a"b\c\"#);
+        assert_eq!(s.len(), 6);
+        assert!(s.eq_bytes(br#"a"b\c\"#));
+        c.sp().unwrap();
+        assert_eq!(unescape(c.quoted().unwrap()), br"\x");
+        c.sp().unwrap();
+        assert_eq!(unescape(c.quoted().unwrap()), b"");
+        c.sp().unwrap();
+        assert_eq!(unescape(c.quoted().unwrap()), b"\"");
+    }
+
+    #[test]
+    fn numbers() {
+        let mut c = Cursor::new(b"18446744073709551615 18446744073709551616", 41);
+        assert_eq!(c.number().unwrap(), u64::MAX);
+        c.sp().unwrap();
+        assert!(c.number().is_err());
+    }
+
+    #[test]
+    fn literal_and_nil() {
+        let buf = b"{3}\r\nabc NIL nil \"x\"";
+        let mut c = Cursor::new(buf, buf.len());
+        assert!(c.nstring().unwrap().unwrap().eq_bytes(b"abc"));
+        c.sp().unwrap();
+        assert_eq!(c.nstring().unwrap(), None);
+        c.sp().unwrap();
+        assert_eq!(c.nstring().unwrap(), None);
+        c.sp().unwrap();
+        assert!(c.nstring().unwrap().unwrap().eq_bytes(b"x"));
+        let mut c = Cursor::new(b"NILS", 4);
+        assert!(!c.nil());
+    }
+}
