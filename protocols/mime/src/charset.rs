@@ -1,5 +1,5 @@
 //! The character sets the reader converts to UTF-8: UTF-8 itself, US-ASCII, ISO-8859-1,
-//! ISO-8859-15 and Windows-1252.
+//! ISO-8859-15, Windows-1252 and ISO-8859-6 (Arabic).
 //!
 //! As in the WHATWG Encoding Standard (and in every mail client), the labels `us-ascii` and
 //! `iso-8859-1` (`latin1`, ...) are decoded as Windows-1252, whose only difference from
@@ -25,6 +25,8 @@ pub enum Charset {
     Windows1252,
     /// ISO-8859-15 (Latin-9).
     Iso8859_15,
+    /// ISO-8859-6 (Arabic). Its unassigned bytes decode as U+FFFD.
+    Iso8859_6,
     /// Any other charset: not converted.
     Other,
 }
@@ -82,6 +84,17 @@ impl Charset {
             b"latin9",
             b"l9",
         ];
+        const ARABIC: &[&[u8]] = &[
+            b"iso-8859-6",
+            b"iso8859-6",
+            b"iso_8859-6",
+            b"iso88596",
+            b"arabic",
+            b"asmo-708",
+            b"ecma-114",
+            b"iso-ir-127",
+            b"csisolatinarabic",
+        ];
         let is = |set: &[&[u8]]| set.iter().any(|s| l.eq_ignore_ascii_case(s));
         if is(UTF8) {
             Charset::Utf8
@@ -89,6 +102,8 @@ impl Charset {
             Charset::Windows1252
         } else if is(LATIN9) {
             Charset::Iso8859_15
+        } else if is(ARABIC) {
+            Charset::Iso8859_6
         } else {
             Charset::Other
         }
@@ -135,6 +150,16 @@ impl Charset {
                 0xBD => 0x0153,
                 0xBE => 0x0178,
                 _ => u32::from(b),
+            },
+            // Unicode's 8859-6.TXT: the Arabic letters are contiguous runs.
+            Charset::Iso8859_6 => match b {
+                0x00..=0xA0 | 0xA4 | 0xAD => u32::from(b),
+                0xAC => 0x060C,
+                0xBB => 0x061B,
+                0xBF => 0x061F,
+                0xC1..=0xDA => 0x0621 + u32::from(b - 0xC1),
+                0xE0..=0xF2 => 0x0640 + u32::from(b - 0xE0),
+                _ => return Some(char::REPLACEMENT_CHARACTER),
             },
         };
         char::from_u32(cp)
@@ -189,6 +214,13 @@ mod tests {
         assert_eq!(Charset::Windows1252.decode_byte(0x81), Some('\u{81}'));
         assert_eq!(Charset::Windows1252.decode_byte(0xE9), Some('é'));
         assert_eq!(Charset::Iso8859_15.decode_byte(0xBD), Some('œ'));
+        assert_eq!(Charset::from_label(b"ISO-8859-6"), Charset::Iso8859_6);
+        assert_eq!(Charset::Iso8859_6.decode_byte(0xC7), Some('\u{0627}'));
+        assert_eq!(Charset::Iso8859_6.decode_byte(0xAC), Some('\u{060C}'));
+        assert_eq!(Charset::Iso8859_6.decode_byte(0xF2), Some('\u{0652}'));
+        assert_eq!(Charset::Iso8859_6.decode_byte(0xE0), Some('\u{0640}'));
+        assert_eq!(Charset::Iso8859_6.decode_byte(0xA1), Some('\u{FFFD}'));
+        assert_eq!(Charset::Iso8859_6.decode_byte(0xFF), Some('\u{FFFD}'));
         let mut out = [0u8; 4];
         assert_eq!(
             Charset::Windows1252.to_utf8(&[0x80, 0x80], &mut out),

@@ -50,7 +50,7 @@
 //! | [`rfc2047`] | header value decoding |
 //! | [`params`] | Content-Type / Content-Disposition parameters |
 //! | [`qp`] | streaming quoted-printable encoder and decoder |
-//! | [`charset`] | UTF-8, US-ASCII, ISO-8859-1/-15, Windows-1252 → UTF-8 |
+//! | [`charset`] | UTF-8, US-ASCII, ISO-8859-1/-15/-6, Windows-1252 → UTF-8 |
 //! | [`sink`] | the windowed header rendering |
 //!
 //! Base64 is `postwire_core::base64`.

@@ -50,6 +50,39 @@ impl RawParam<'_> {
         }
         Ok(o)
     }
+
+    /// Whether this is an RFC 2231 extended (percent-encoded) parameter: its name ends in `*`
+    /// (`filename*`, `filename*1*`).
+    pub fn is_extended(&self) -> bool {
+        self.name.ends_with(b"*")
+    }
+
+    /// Percent-decode the value of an extended parameter into `out` as bytes, without charset
+    /// conversion (a malformed `%` is kept; a `charset'language'` prefix is not removed, as it
+    /// only belongs to section 0). Returns the length.
+    ///
+    /// This is for what [`Params::get`] does not report: a section after a gap in the
+    /// continuation numbers, or a value in a charset that cannot be converted.
+    ///
+    /// ```
+    /// use postwire_mime::params::split_value;
+    /// let (_, params) = split_value(b"attachment; filename*2*=%20.bin");
+    /// let p = params.iter().next().unwrap();
+    /// assert!(p.is_extended());
+    /// let mut out = [0u8; 16];
+    /// let n = p.percent_decode_into(&mut out).unwrap();
+    /// assert_eq!(&out[..n], b" .bin");
+    /// ```
+    pub fn percent_decode_into(&self, out: &mut [u8]) -> Result<usize, MimeError> {
+        let mut w = Writer {
+            out,
+            o: 0,
+            cs: Charset::Utf8,
+            all_ascii: true,
+        };
+        w.extended(self.value)?;
+        Ok(w.o)
+    }
 }
 
 /// A decoded parameter value (see [`Params::get`]).
@@ -57,8 +90,9 @@ impl RawParam<'_> {
 pub struct ParamValue {
     /// Bytes written to the caller's buffer.
     pub len: usize,
-    /// The charset of an RFC 2231 value; `Charset::Other` means the bytes were left as they
-    /// are (not converted to UTF-8). `None` for a plain value.
+    /// The charset of an RFC 2231 value; `Charset::Other` (a charset that is not converted)
+    /// only for a value whose bytes are all ASCII in an ASCII-compatible charset. `None` for a
+    /// plain value.
     pub charset: Option<Charset>,
 }
 
@@ -186,10 +220,13 @@ struct Writer<'o> {
     out: &'o mut [u8],
     o: usize,
     cs: Charset,
+    /// No byte above 0x7F was written.
+    all_ascii: bool,
 }
 
 impl Writer<'_> {
     fn byte(&mut self, b: u8) -> Result<(), MimeError> {
+        self.all_ascii &= b < 0x80;
         let c = if b >= 0x80 {
             self.cs.decode_byte(b)
         } else {
@@ -289,12 +326,18 @@ impl<'a> Params<'a> {
     /// A plain `name=value` wins when present (senders add it as the fallback of an
     /// RFC 2231 value); otherwise `name*=charset'lang'value` or the continuations
     /// `name*0[*]`, `name*1[*]`, ... (in any order, up to the first missing index, at most 64)
-    /// are assembled. Extended sections are percent-decoded; the charset of section 0 converts
-    /// the bytes to UTF-8 when it is supported, otherwise they are left as they are and
-    /// [`ParamValue::charset`] is `Some(Charset::Other)`.
+    /// are assembled; sections after a gap in the numbering are not part of the value (RFC 2231
+    /// §3), they stay visible in [`Params::iter`]. Extended sections are percent-decoded and
+    /// the charset of section 0 converts the bytes to UTF-8 (see [`crate::charset`]).
     ///
-    /// Returns `None` when the parameter is absent, `Some(Err(BufferTooSmall))` when `out` is
-    /// too small.
+    /// An extended value in a charset that is not supported cannot be decoded: as for RFC 2047
+    /// words, it is only reported when it is plain ASCII in an ASCII-compatible charset
+    /// ([`ParamValue::charset`] is then `Some(Charset::Other)`). Otherwise `get` returns
+    /// `None` and the parameter is left as written, in [`Params::iter`] (see
+    /// [`RawParam::percent_decode_into`] for its bytes).
+    ///
+    /// Returns `None` when the parameter is absent (or not decodable, as above),
+    /// `Some(Err(BufferTooSmall))` when `out` is too small.
     pub fn get(&self, name: &[u8], out: &mut [u8]) -> Option<Result<ParamValue, MimeError>> {
         // 1. plain
         if let Some(p) = self.iter().find(|p| p.name.eq_ignore_ascii_case(name)) {
@@ -302,6 +345,7 @@ impl<'a> Params<'a> {
                 out,
                 o: 0,
                 cs: Charset::Utf8,
+                all_ascii: true,
             };
             return Some(w.plain(&p).map(|()| ParamValue {
                 len: w.o,
@@ -321,8 +365,19 @@ impl<'a> Params<'a> {
             } else {
                 cs
             };
-            let mut w = Writer { out, o: 0, cs };
-            return Some(w.extended(rest).map(|()| ParamValue {
+            let mut w = Writer {
+                out,
+                o: 0,
+                cs,
+                all_ascii: true,
+            };
+            if let Err(e) = w.extended(rest) {
+                return Some(Err(e));
+            }
+            if !decodable(cs, cs_label, w.all_ascii) {
+                return None;
+            }
+            return Some(Ok(ParamValue {
                 len: w.o,
                 charset: Some(cs),
             }));
@@ -336,12 +391,14 @@ impl<'a> Params<'a> {
         };
         let (first, first_ext) = section(0)?;
         let mut cs = None;
+        let mut cs_label: &'a [u8] = b"";
         let mut w = Writer {
             out,
             o: 0,
             cs: Charset::Utf8,
+            all_ascii: true,
         };
-        let mut run = |w: &mut Writer<'_>, p: RawParam<'_>, ext: bool, k: u32| {
+        let mut run = |w: &mut Writer<'_>, p: RawParam<'a>, ext: bool, k: u32| {
             if ext {
                 // The charset belongs to section 0; some senders put it on a later one.
                 let v = if k == 0 || cs.is_none() {
@@ -354,6 +411,7 @@ impl<'a> Params<'a> {
                             };
                             w.cs = c;
                             cs = Some(c);
+                            cs_label = label;
                             rest
                         }
                         None => p.value,
@@ -375,11 +433,22 @@ impl<'a> Params<'a> {
                 return Some(Err(e));
             }
         }
+        if let Some(c) = cs
+            && !decodable(c, cs_label, w.all_ascii)
+        {
+            return None;
+        }
         Some(Ok(ParamValue {
             len: w.o,
             charset: cs,
         }))
     }
+}
+
+/// Whether an extended value in charset `cs` (label `label`) can be reported: a supported
+/// charset, or plain ASCII in an ASCII-compatible one.
+fn decodable(cs: Charset, label: &[u8], all_ascii: bool) -> bool {
+    cs != Charset::Other || (all_ascii && Charset::is_ascii_compatible_label(label))
 }
 
 #[cfg(test)]
@@ -427,6 +496,33 @@ mod tests {
         );
         let (head, _) = split_value(b" Text/HTML (c) ; charset=x");
         assert_eq!(split_media_type(head), (&b"Text"[..], &b"HTML"[..]));
+        // Unsupported charset: not decoded, left as written (unless plain ASCII in an
+        // ASCII-compatible charset).
+        assert_eq!(
+            get("a; filename*=x-unknown''%e2%80%a1.bin", "filename"),
+            None
+        );
+        assert_eq!(
+            get("a; filename*0*=x-unknown''%e2; filename*1*=%80", "filename"),
+            None
+        );
+        assert_eq!(
+            get("a; filename*=iso-8859-2''a%20b.bin", "filename").as_deref(),
+            Some("a b.bin")
+        );
+        assert_eq!(
+            get("a; filename*=iso-8859-6''%C7", "filename").as_deref(),
+            Some("\u{0627}")
+        );
+        // A section after a gap is not part of the value.
+        assert_eq!(
+            get(
+                "a; filename*0*=utf-8''%e2%80%a1; filename*2*=%20.bin",
+                "filename"
+            )
+            .as_deref(),
+            Some("‡")
+        );
         let mut small = [0u8; 2];
         let (_, p) = split_value(b"x; a=hello");
         assert_eq!(

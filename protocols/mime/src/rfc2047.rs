@@ -14,8 +14,8 @@
 //!   side (so `"=?..?="` and `=?..?=<addr>` are decoded, `hello=?..?=` is not); the text may
 //!   not contain whitespace;
 //! * whitespace between two encoded words is dropped;
-//! * UTF-8, US-ASCII, ISO-8859-1, ISO-8859-15 and Windows-1252 are converted to UTF-8 (see
-//!   [`crate::charset`]); a word in another charset is kept as written (and
+//! * UTF-8, US-ASCII, ISO-8859-1, ISO-8859-15, Windows-1252 and ISO-8859-6 are converted to
+//!   UTF-8 (see [`crate::charset`]); a word in another charset is kept as written (and
 //!   [`Decoded::unconverted`] is set), unless the charset is ASCII-compatible and the decoded
 //!   bytes are plain ASCII;
 //! * a word whose B or Q text is malformed is kept as written.
