@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: the mail-server peers' settings, reading a
 //! delivered message back, and a TCP proxy that counts round trips.
 
+pub mod mock;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
