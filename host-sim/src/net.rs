@@ -84,3 +84,54 @@ impl embedded_hal_async::delay::DelayNs for TokioDelay {
         tokio::time::sleep(Duration::from_millis(ms.into())).await;
     }
 }
+
+/// How a mail connection is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Security {
+    /// TLS from the first byte (RFC 8314): `smtps://`, `pop3s://`, `imaps://`.
+    Implicit,
+    /// STARTTLS / STLS, required (RFC 3207, 2595): `smtp://`, `pop3://`, `imap://`.
+    StartTls,
+    /// No TLS at all: the plain scheme with `--allow-plaintext`.
+    Plain,
+}
+
+/// Parses `SCHEME://HOST[:PORT][/]` for one protocol: `tls_scheme` (implicit TLS, default port
+/// `tls_port`) or `plain_scheme` (STARTTLS, default port `plain_port`). IPv6 addresses go in
+/// brackets (`[::1]:993`) and come back without them. Errors are one line naming the URL.
+pub fn parse_server_url(
+    s: &str,
+    (tls_scheme, tls_port): (&str, u16),
+    (plain_scheme, plain_port): (&str, u16),
+) -> Result<(Security, String, u16), String> {
+    let usage = || {
+        format!("{s:?}: the server must be {tls_scheme}://HOST:PORT or {plain_scheme}://HOST:PORT")
+    };
+    let (security, rest, default_port) = match s.split_once("://") {
+        Some((scheme, rest)) if scheme == tls_scheme => (Security::Implicit, rest, tls_port),
+        Some((scheme, rest)) if scheme == plain_scheme => (Security::StartTls, rest, plain_port),
+        _ => return Err(usage()),
+    };
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = if let Some(r) = rest.strip_prefix('[') {
+        let (h, p) = r
+            .split_once(']')
+            .ok_or_else(|| format!("{s:?}: unclosed '[' in the host"))?;
+        (h, p.strip_prefix(':'))
+    } else {
+        match rest.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (rest, None),
+        }
+    };
+    if host.is_empty() || host.contains('/') || host.contains('@') {
+        return Err(format!("{s:?}: missing or invalid host"));
+    }
+    let port = match port {
+        None => default_port,
+        Some(p) => p
+            .parse()
+            .map_err(|_| format!("{s:?}: invalid port {p:?}"))?,
+    };
+    Ok((security, host.to_string(), port))
+}

@@ -55,39 +55,11 @@ impl FromStr for Pop3Url {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        let (security, rest, default_port) = if let Some(r) = s.strip_prefix("pop3s://") {
-            (Security::Implicit, r, 995)
-        } else if let Some(r) = s.strip_prefix("pop3://") {
-            (Security::StartTls, r, 110)
-        } else {
-            return Err(format!(
-                "{s:?}: the server must be pop3s://HOST:PORT or pop3://HOST:PORT"
-            ));
-        };
-        let rest = rest.trim_end_matches('/');
-        let (host, port) = if let Some(r) = rest.strip_prefix('[') {
-            let (h, p) = r
-                .split_once(']')
-                .ok_or_else(|| format!("{s:?}: unclosed '[' in the host"))?;
-            (h, p.strip_prefix(':'))
-        } else {
-            match rest.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (rest, None),
-            }
-        };
-        if host.is_empty() || host.contains('/') || host.contains('@') {
-            return Err(format!("{s:?}: missing or invalid host"));
-        }
-        let port = match port {
-            None => default_port,
-            Some(p) => p
-                .parse()
-                .map_err(|_| format!("{s:?}: invalid port {p:?}"))?,
-        };
+        let (security, host, port) =
+            crate::net::parse_server_url(s, ("pop3s", 995), ("pop3", 110))?;
         Ok(Pop3Url {
             security,
-            host: host.to_string(),
+            host,
             port,
         })
     }

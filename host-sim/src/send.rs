@@ -16,16 +16,7 @@ use postwire_tls::Trust;
 use crate::net::{TokioDelay, connect_tcp};
 use crate::tls::{CaSet, ConnectError, TlsBuffers, start_tls};
 
-/// How the connection is secured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Security {
-    /// `smtps://`: TLS from the first byte (RFC 8314), default port 465.
-    Implicit,
-    /// `smtp://`: STARTTLS, required (RFC 3207), default port 587.
-    StartTls,
-    /// `smtp://` with `--allow-plaintext`: no TLS at all.
-    Plain,
-}
+pub use crate::net::Security;
 
 /// A parsed `--server` URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,39 +33,11 @@ impl FromStr for ServerUrl {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        let (security, rest, default_port) = if let Some(r) = s.strip_prefix("smtps://") {
-            (Security::Implicit, r, 465)
-        } else if let Some(r) = s.strip_prefix("smtp://") {
-            (Security::StartTls, r, 587)
-        } else {
-            return Err(format!(
-                "{s:?}: the server must be smtps://HOST:PORT or smtp://HOST:PORT"
-            ));
-        };
-        let rest = rest.trim_end_matches('/');
-        let (host, port) = if let Some(r) = rest.strip_prefix('[') {
-            let (h, p) = r
-                .split_once(']')
-                .ok_or_else(|| format!("{s:?}: unclosed '[' in the host"))?;
-            (h, p.strip_prefix(':'))
-        } else {
-            match rest.rsplit_once(':') {
-                Some((h, p)) => (h, Some(p)),
-                None => (rest, None),
-            }
-        };
-        if host.is_empty() || host.contains('/') || host.contains('@') {
-            return Err(format!("{s:?}: missing or invalid host"));
-        }
-        let port = match port {
-            None => default_port,
-            Some(p) => p
-                .parse()
-                .map_err(|_| format!("{s:?}: invalid port {p:?}"))?,
-        };
+        let (security, host, port) =
+            crate::net::parse_server_url(s, ("smtps", 465), ("smtp", 587))?;
         Ok(ServerUrl {
             security,
-            host: host.to_string(),
+            host,
             port,
         })
     }
