@@ -75,6 +75,20 @@ fn address<'a>(c: &mut Cursor<'a>) -> PResult<Address<'a>> {
     })
 }
 
+/// Validate one address like [`address`] without producing it.
+#[inline]
+fn skip_address(c: &mut Cursor<'_>) -> PResult<()> {
+    c.byte(b'(')?;
+    c.skip_nstring()?;
+    c.sp_lenient()?;
+    c.skip_nstring()?;
+    c.sp_lenient()?;
+    c.skip_nstring()?;
+    c.sp_lenient()?;
+    c.skip_nstring()?;
+    c.byte(b')')
+}
+
 fn address_list(c: &mut Cursor<'_>) -> PResult<()> {
     if c.nil() {
         return Ok(());
@@ -85,7 +99,7 @@ fn address_list(c: &mut Cursor<'_>) -> PResult<()> {
         if c.eat(b')') {
             return Ok(());
         }
-        address(c)?;
+        skip_address(c)?;
     }
 }
 
@@ -101,7 +115,7 @@ pub(crate) fn envelope<'a>(c: &mut Cursor<'a>) -> PResult<Envelope<'a>> {
         if (2..8).contains(&i) {
             address_list(c)?;
         } else {
-            c.nstring()?;
+            c.skip_nstring()?;
         }
     }
     c.eat(b' ');
@@ -228,9 +242,9 @@ fn params<'a>(c: &mut Cursor<'a>) -> PResult<Option<Params<'a>>> {
             }
         }
         first = false;
-        c.string()?;
+        c.skip_string()?;
         c.sp_lenient()?;
-        c.nstring()?;
+        c.skip_nstring()?;
     }
 }
 
@@ -347,11 +361,11 @@ fn body_fields(c: &mut Cursor<'_>, depth: u8) -> PResult<Fields> {
         f.params = pos32(c)?;
         params(c)?;
         c.sp_lenient()?;
-        c.nstring_lenient()?;
+        c.skip_nstring_lenient()?;
         c.sp_lenient()?;
-        c.nstring_lenient()?;
+        c.skip_nstring_lenient()?;
         c.sp_lenient()?;
-        c.nstring_lenient()?;
+        c.skip_nstring_lenient()?;
         c.sp_lenient()?;
         f.size = c.number()?;
         if media.eq_ignore_ascii_case(b"MESSAGE")
@@ -384,7 +398,7 @@ fn body_fields(c: &mut Cursor<'_>, depth: u8) -> PResult<Fields> {
         if c.peek() == Some(b' ') && c.peek_at(1) != Some(b')') {
             c.pos += 1;
             f.ext[0] = pos32(c)?;
-            c.nstring()?;
+            c.skip_nstring()?;
             ext_tail(c, &mut f, 1)?;
         }
     }
@@ -406,7 +420,7 @@ fn ext_tail(c: &mut Cursor<'_>, f: &mut Fields, from: usize) -> PResult<()> {
         match i {
             1 => drop(disposition(c)?),
             2 => drop(languages(c)?),
-            3 => drop(c.nstring()?),
+            3 => c.skip_nstring()?,
             _ => {
                 // Any further extension values.
                 loop {

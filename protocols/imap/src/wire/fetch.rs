@@ -4,7 +4,7 @@ use core::fmt;
 
 use super::Error;
 use super::body::{BodyStructure, Envelope, body, envelope};
-use super::lex::{Cursor, IStr, MAX_NESTING, PResult, StreamedLiteral, is_atom_char};
+use super::lex::{Cursor, IStr, MAX_NESTING, PResult, StreamedLiteral};
 use super::list::{Atoms, List, Strings, Values, p_flag, p_label, paren_list};
 
 /// A FETCH response: `* <seq> FETCH (<items>)`.
@@ -149,18 +149,14 @@ fn objectid<'a>(c: &mut Cursor<'a>) -> PResult<Option<IStr<'a>>> {
 /// Scan an item name, its `[section]` and `<origin>`.
 fn item_name<'a>(c: &mut Cursor<'a>) -> PResult<(&'a [u8], usize)> {
     let start = c.pos;
-    while let Some(b) = c.peek() {
-        if b == b'[' || !is_atom_char(b) {
-            break;
-        }
-        c.pos += 1;
-    }
+    c.item_base();
     let base_end = c.pos;
     if base_end == start {
         return c.err();
     }
     if c.eat(b'[') {
         loop {
+            c.skip_section_text();
             match c.peek() {
                 Some(b']') => {
                     c.pos += 1;
@@ -188,7 +184,8 @@ pub(crate) fn item<'a>(
     let (name, base_len) = item_name(c)?;
     let base = name.get(..base_len).unwrap_or_default();
     let sectioned = base_len != name.len();
-    let eq = |s: &[u8]| base.eq_ignore_ascii_case(s);
+    // Servers send upper case: try an exact comparison first.
+    let eq = |s: &[u8]| base == s || base.eq_ignore_ascii_case(s);
     let v = if sectioned {
         if eq(b"BODY") || eq(b"BINARY") || eq(b"BODY.PEEK") {
             c.sp_lenient()?;

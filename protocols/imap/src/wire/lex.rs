@@ -16,6 +16,10 @@ const C_TAG: u8 = 8;
 const C_TEXT: u8 = 16;
 /// Bytes that end the plain run of a quoted string: `"`, `\`, CR, LF, NUL.
 const C_QSTOP: u8 = 32;
+/// Characters of a FETCH item name before its section: ATOM-CHAR except `[`.
+const C_NAME: u8 = 64;
+/// Bytes that end a plain run inside a FETCH section: `]`, `"`, CR, LF, NUL.
+const C_SSTOP: u8 = 128;
 
 #[allow(
     clippy::indexing_slicing,
@@ -45,6 +49,12 @@ const fn build_classes() -> [u8; 256] {
         if matches!(b, b'"' | b'\\' | b'\r' | b'\n' | 0) {
             c |= C_QSTOP;
         }
+        if atom && b != b'[' {
+            c |= C_NAME;
+        }
+        if matches!(b, b']' | b'"' | b'\r' | b'\n' | 0) {
+            c |= C_SSTOP;
+        }
         t[i] = c;
         i += 1;
     }
@@ -59,6 +69,67 @@ fn class(b: u8) -> u8 {
         Some(&c) => c,
         None => 0,
     }
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Position of the first byte at or after `p` in `line` that ends the plain run of a
+/// quoted string (`"`, `\\`, CR, LF or NUL), or `line.len()`. Eight bytes at a time while
+/// eight bytes are left.
+#[inline]
+fn quoted_stop(line: &[u8], mut p: usize) -> usize {
+    // `"`, `\\`, or a byte below 0x0E (a superset of NUL, LF and CR).
+    // `(x - 0x01..) & !x & 0x80..` flags the bytes of `x` below 1 (zero) or, for `v`,
+    // below 0x0E; exact for the lowest flagged byte (little-endian order), bytes above
+    // it may be flagged spuriously through the borrow, which is harmless here.
+    #[inline(always)]
+    fn stops(v: u64) -> u64 {
+        let (q, e) = (v ^ (LO * b'"' as u64), v ^ (LO * b'\\' as u64));
+        ((q.wrapping_sub(LO) & !q) | (e.wrapping_sub(LO) & !e) | (v.wrapping_sub(LO * 0x0e) & !v))
+            & HI
+    }
+    // Sixteen bytes per step while sixteen are left, then eight.
+    loop {
+        let (m, base) = if let Some(w) = line.get(p..p + 16)
+            && let Ok(w) = <[u8; 16]>::try_from(w)
+        {
+            let v = u128::from_le_bytes(w);
+            let (m1, m2) = (stops(v as u64), stops((v >> 64) as u64));
+            if m1 != 0 {
+                (m1, p)
+            } else if m2 != 0 {
+                (m2, p + 8)
+            } else {
+                p += 16;
+                continue;
+            }
+        } else if let Some(w) = line.get(p..p + 8)
+            && let Ok(w) = <[u8; 8]>::try_from(w)
+        {
+            let m = stops(u64::from_le_bytes(w));
+            if m == 0 {
+                p += 8;
+                continue;
+            }
+            (m, p)
+        } else {
+            break;
+        };
+        let j = base + (m.trailing_zeros() / 8) as usize;
+        if line.get(j).is_some_and(|&b| class(b) & C_QSTOP != 0) {
+            return j;
+        }
+        // A control byte that is not a stop (TAB ...): go on after it.
+        p = j + 1;
+    }
+    while let Some(&b) = line.get(p) {
+        if class(b) & C_QSTOP != 0 {
+            break;
+        }
+        p += 1;
+    }
+    p
 }
 
 /// Whether `b` is an IMAP ATOM-CHAR (RFC 3501 §9).
@@ -166,10 +237,15 @@ impl<'a> IStr<'a> {
     }
 
     /// Whether the unescaped value equals `other`, ignoring ASCII case.
+    #[inline]
     pub fn eq_ignore_ascii_case(&self, other: &[u8]) -> bool {
+        if !self.escaped {
+            return self.raw.eq_ignore_ascii_case(other);
+        }
         self.eq_by(other, |a, b| a.eq_ignore_ascii_case(b))
     }
 
+    #[inline]
     fn eq_by(&self, other: &[u8], f: impl Fn(&[u8], &[u8]) -> bool) -> bool {
         if !self.escaped {
             return f(self.raw, other);
@@ -260,14 +336,28 @@ impl<'a> Iterator for Chunks<'a> {
 ///
 /// `end` is the end of the response's last line (its terminator excluded); literal bytes and
 /// the line breaks after literal announcements lie inside `[0, end)`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub(crate) struct Cursor<'a> {
     pub buf: &'a [u8],
+    /// `buf[..end]` (clamped to `buf`): the bytes the cursor may read; one bounds check
+    /// per byte. Set by [`Cursor::new`]; `end` never changes afterwards.
+    line: &'a [u8],
     pub pos: usize,
     pub end: usize,
     /// Position just after the line break of a literal announcement whose data is streamed
     /// (not in `buf`), or `usize::MAX`.
     pub streamed_at: usize,
+}
+
+impl fmt::Debug for Cursor<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cursor")
+            .field("buf", &self.buf)
+            .field("pos", &self.pos)
+            .field("end", &self.end)
+            .field("streamed_at", &self.streamed_at)
+            .finish()
+    }
 }
 
 /// A literal whose bytes are not in the buffer: its announced length.
@@ -280,6 +370,7 @@ impl<'a> Cursor<'a> {
     pub fn new(buf: &'a [u8], end: usize) -> Self {
         Cursor {
             buf,
+            line: buf.get(..end).unwrap_or(buf),
             pos: 0,
             end,
             streamed_at: usize::MAX,
@@ -293,21 +384,12 @@ impl<'a> Cursor<'a> {
 
     #[inline(always)]
     pub fn peek(&self) -> Option<u8> {
-        if self.pos < self.end {
-            self.buf.get(self.pos).copied()
-        } else {
-            None
-        }
+        self.line.get(self.pos).copied()
     }
 
     #[inline(always)]
     pub fn peek_at(&self, off: usize) -> Option<u8> {
-        let p = self.pos + off;
-        if p < self.end {
-            self.buf.get(p).copied()
-        } else {
-            None
-        }
+        self.line.get(self.pos + off).copied()
     }
 
     #[inline(always)]
@@ -371,17 +453,13 @@ impl<'a> Cursor<'a> {
     /// Run of bytes of class `c` (possibly empty).
     #[inline(always)]
     fn run(&mut self, c: u8) -> &'a [u8] {
-        let start = self.pos;
-        let lim = self.end.min(self.buf.len());
-        let mut p = start;
-        while p < lim {
-            match self.buf.get(p) {
-                Some(&b) if class(b) & c != 0 => p += 1,
-                _ => break,
-            }
-        }
-        self.pos = p;
-        self.slice(start, p)
+        let rest = self.line.get(self.pos..).unwrap_or_default();
+        let n = rest
+            .iter()
+            .position(|&b| class(b) & c == 0)
+            .unwrap_or(rest.len());
+        self.pos += n;
+        rest.get(..n).unwrap_or_default()
     }
 
     pub fn atom(&mut self) -> PResult<&'a [u8]> {
@@ -411,11 +489,31 @@ impl<'a> Cursor<'a> {
         if a.is_empty() { self.err() } else { Ok(a) }
     }
 
+    /// FETCH item name base: a run of ATOM-CHARs other than `[`.
+    pub fn item_base(&mut self) -> &'a [u8] {
+        let rest = self.line.get(self.pos..).unwrap_or_default();
+        let n = rest
+            .iter()
+            .position(|&b| class(b) & C_NAME == 0)
+            .unwrap_or(rest.len());
+        self.pos += n;
+        rest.get(..n).unwrap_or_default()
+    }
+
+    /// Skip bytes up to the next `]`, `"`, CR, LF or NUL (or the end of the line).
+    pub fn skip_section_text(&mut self) {
+        let rest = self.line.get(self.pos..).unwrap_or_default();
+        self.pos += rest
+            .iter()
+            .position(|&b| class(b) & C_SSTOP != 0)
+            .unwrap_or(rest.len());
+    }
+
     /// Keyword (case-insensitive) followed by a non-atom character.
     pub fn keyword(&mut self, kw: &[u8]) -> bool {
         let end = self.pos + kw.len();
-        match self.buf.get(self.pos..end) {
-            Some(s) if end <= self.end && s.eq_ignore_ascii_case(kw) => {
+        match self.line.get(self.pos..end) {
+            Some(s) if s.eq_ignore_ascii_case(kw) => {
                 let next_ok = self.peek_at(kw.len()).is_none_or(|b| !is_atom_char(b));
                 if next_ok {
                     self.pos = end;
@@ -430,8 +528,10 @@ impl<'a> Cursor<'a> {
     #[inline]
     pub fn number(&mut self) -> PResult<u64> {
         let start = self.pos;
+        let rest = self.line.get(start..).unwrap_or_default();
         let mut v: u64 = 0;
-        while let Some(b) = self.peek() {
+        let mut n = 0;
+        for &b in rest {
             if !b.is_ascii_digit() {
                 break;
             }
@@ -440,11 +540,15 @@ impl<'a> Cursor<'a> {
                 .and_then(|v| v.checked_add(u64::from(b - b'0')))
             {
                 Some(v) => v,
-                None => return Err(Error::Malformed { offset: start }),
+                None => {
+                    self.pos = start + n;
+                    return Err(Error::Malformed { offset: start });
+                }
             };
-            self.pos += 1;
+            n += 1;
         }
-        if self.pos == start { self.err() } else { Ok(v) }
+        self.pos = start + n;
+        if n == 0 { self.err() } else { Ok(v) }
     }
 
     /// Non-zero number.
@@ -456,14 +560,35 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// `keyword(b"NIL")` without the generic comparison: `NIL` in any case, followed by a
+    /// non-atom character or the end of the line.
+    #[inline(always)]
+    fn eat_nil(&mut self) -> bool {
+        // `b | 0x20` maps exactly the upper and lower case letter to the lower case one.
+        let nil = match self.line.get(self.pos..) {
+            Some([n, i, l, rest @ ..]) if (n | 0x20, i | 0x20, l | 0x20) == (b'n', b'i', b'l') => {
+                rest.first().is_none_or(|&b| !is_atom_char(b))
+            }
+            _ => false,
+        };
+        if nil {
+            self.pos += 3;
+        }
+        nil
+    }
+
     /// Whether the cursor is at `NIL`.
     #[inline]
     pub fn nil(&mut self) -> bool {
-        matches!(self.peek(), Some(b'N' | b'n')) && self.keyword(b"NIL")
+        self.eat_nil()
     }
 
     /// quoted / literal / literal8.
+    #[inline]
     pub fn string(&mut self) -> PResult<IStr<'a>> {
+        if self.peek() == Some(b'"') {
+            return self.quoted();
+        }
         match self.string_or_streamed()? {
             Ok(s) => Ok(s),
             Err(StreamedLiteral(len)) => Err(Error::LiteralTooLarge { len }),
@@ -472,6 +597,7 @@ impl<'a> Cursor<'a> {
 
     /// Like [`string`](Self::string), but a literal whose data is streamed is returned as
     /// `Err(StreamedLiteral)` instead of an error.
+    #[inline]
     pub fn string_or_streamed(&mut self) -> PResult<Result<IStr<'a>, StreamedLiteral>> {
         match self.peek() {
             Some(b'"') => self.quoted().map(Ok),
@@ -481,40 +607,87 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    pub fn quoted(&mut self) -> PResult<IStr<'a>> {
-        self.byte(b'"')?;
-        let start = self.pos;
-        let lim = self.end.min(self.buf.len());
+    /// Scan a quoted string whose opening `"` is at `start - 1`: `Ok((close, escaped))`
+    /// with `close` the position of the closing quote, `Err(p)` at the offending byte.
+    #[inline(always)]
+    fn quoted_tail(&self, start: usize) -> Result<(usize, bool), usize> {
+        let line = self.line;
         let mut p = start;
         let mut escaped = false;
         loop {
-            // Plain run: one table lookup per byte, no call.
-            while p < lim {
-                match self.buf.get(p) {
-                    Some(&b) if class(b) & C_QSTOP == 0 => p += 1,
-                    _ => break,
-                }
-            }
-            match self.buf.get(p) {
-                Some(b'"') if p < lim => {
-                    self.pos = p + 1;
-                    return Ok(IStr::quoted(self.slice(start, p), escaped));
-                }
-                Some(b'\\') if p < lim => match self.buf.get(p + 1) {
-                    Some(b'"' | b'\\') if p + 1 < lim => {
+            p = quoted_stop(line, p);
+            match line.get(p) {
+                Some(b'"') => return Ok((p, escaped)),
+                Some(b'\\') => match line.get(p + 1) {
+                    Some(b'"' | b'\\') => {
                         escaped = true;
                         p += 2;
                     }
-                    _ => {
-                        self.pos = p;
-                        return self.err();
-                    }
+                    _ => return Err(p),
                 },
-                _ => {
-                    self.pos = p;
-                    return self.err();
-                }
+                _ => return Err(p),
             }
+        }
+    }
+
+    #[inline]
+    pub fn quoted(&mut self) -> PResult<IStr<'a>> {
+        self.byte(b'"')?;
+        let start = self.pos;
+        match self.quoted_tail(start) {
+            Ok((p, escaped)) => {
+                self.pos = p + 1;
+                Ok(IStr::quoted(self.slice(start, p), escaped))
+            }
+            Err(p) => {
+                self.pos = p;
+                self.err()
+            }
+        }
+    }
+
+    /// Skip a quoted string (the cursor is at its opening `"`); errors as [`quoted`].
+    #[inline(always)]
+    fn skip_quoted(&mut self) -> PResult<()> {
+        match self.quoted_tail(self.pos + 1) {
+            Ok((p, _)) => {
+                self.pos = p + 1;
+                Ok(())
+            }
+            Err(p) => {
+                self.pos = p;
+                self.err()
+            }
+        }
+    }
+
+    /// Validate a string like [`string`](Self::string) without producing it.
+    #[inline]
+    pub fn skip_string(&mut self) -> PResult<()> {
+        if self.peek() == Some(b'"') {
+            self.skip_quoted()
+        } else {
+            self.string().map(drop)
+        }
+    }
+
+    /// Validate an nstring like [`nstring`](Self::nstring) without producing it.
+    #[inline(always)]
+    pub fn skip_nstring(&mut self) -> PResult<()> {
+        match self.peek() {
+            Some(b'"') => self.skip_quoted(),
+            Some(b'N' | b'n') if self.eat_nil() => Ok(()),
+            _ => self.string().map(drop),
+        }
+    }
+
+    /// Validate like [`nstring_lenient`](Self::nstring_lenient) without producing it.
+    #[inline(always)]
+    pub fn skip_nstring_lenient(&mut self) -> PResult<()> {
+        match self.peek() {
+            Some(b'"') => self.skip_quoted(),
+            Some(b'N' | b'n') if self.eat_nil() => Ok(()),
+            _ => self.astring().map(drop),
         }
     }
 
@@ -551,7 +724,8 @@ impl<'a> Cursor<'a> {
     /// astring = 1*ASTRING-CHAR / string
     pub fn astring(&mut self) -> PResult<IStr<'a>> {
         match self.peek() {
-            Some(b'"' | b'{') => self.string(),
+            Some(b'"') => self.quoted(),
+            Some(b'{') => self.string(),
             Some(b'~') if self.peek_at(1) == Some(b'{') => self.string(),
             _ => {
                 let a = self.run(C_ASTRING);
@@ -565,11 +739,12 @@ impl<'a> Cursor<'a> {
     }
 
     /// nstring = string / NIL
+    #[inline]
     pub fn nstring(&mut self) -> PResult<Option<IStr<'a>>> {
-        if self.nil() {
-            Ok(None)
-        } else {
-            self.string().map(Some)
+        match self.peek() {
+            Some(b'"') => self.quoted().map(Some),
+            Some(b'N' | b'n') if self.eat_nil() => Ok(None),
+            _ => self.string().map(Some),
         }
     }
 
@@ -653,6 +828,40 @@ mod tests {
         assert_eq!(unescape(c.quoted().unwrap()), b"");
         c.sp().unwrap();
         assert_eq!(unescape(c.quoted().unwrap()), b"\"");
+    }
+
+    #[test]
+    fn quoted_stop_matches_bytewise_scan() {
+        let naive = |s: &[u8]| {
+            s.iter()
+                .position(|&b| class(b) & C_QSTOP != 0)
+                .unwrap_or(s.len())
+        };
+        let alphabet = [
+            b'a', b'"', b'\\', b'\r', b'\n', 0, b'\t', 0x0d, 0x0e, 0x7f, 0x80, 0xff, 0x21, 0x5b,
+        ];
+        let mut x: u32 = 12345;
+        for len in 0..40 {
+            for _ in 0..200 {
+                let s: Vec<u8> = (0..len)
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 17;
+                        x ^= x << 5;
+                        // Mostly plain bytes, sometimes one of the interesting ones.
+                        if x.is_multiple_of(5) {
+                            alphabet[(x / 5) as usize % alphabet.len()]
+                        } else {
+                            b'a' + (x % 26) as u8
+                        }
+                    })
+                    .collect();
+                assert_eq!(quoted_stop(&s, 0), naive(&s), "{s:?}");
+                if len > 3 {
+                    assert_eq!(quoted_stop(&s, 3), 3 + naive(&s[3..]), "{s:?}");
+                }
+            }
+        }
     }
 
     #[test]
