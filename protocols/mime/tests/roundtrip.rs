@@ -680,6 +680,31 @@ proptest! {
     }
 }
 
+/// Found by `random_text_and_binary_round_trip`: a subject ending in U+00A0 (no-break space)
+/// keeps it; only SP and HTAB are header whitespace.
+#[test]
+fn subject_keeps_trailing_no_break_space() {
+    let to = [Mailbox::new("bob@example.test")];
+    let subject = "\u{1b150}{x]\"%[AV&Ui r:\u{b66}\u{1f574}\u{a5}\u{b8};\u{a0}";
+    let h = Headers {
+        to: &to,
+        subject: Some(subject),
+        ..Headers::new(Mailbox::named("Zoë", "zoe@example.test"))
+    };
+    let msg: Message<'_, Chunky<'_>, 0> =
+        Message::new(h).text(Body::Text(Source::Reader(Chunky::new(b"hi\n", 3))));
+    let wire = compose(&mut Composer::new(msg, "p").unwrap(), 64);
+    let e = Expect {
+        subject: Some(subject.to_string()),
+        from: (Some("Zoë".into()), "zoe@example.test".into()),
+        to: vec![],
+        text: Some(b"hi\r\n".to_vec()),
+        html: None,
+        attachments: vec![],
+    };
+    check_both(&wire, &e);
+}
+
 #[test]
 fn empty_streamed_text_and_long_html() {
     let to = [Mailbox::new("bob@example.test")];
