@@ -82,7 +82,7 @@ echo "postwire no-allocation firmware images (release: opt-level z, LTO, codegen
 echo "flash = .vector_table + .text + .rodata + .data; RAM = .data + .bss (static; the stack comes on top)"
 echo
 printf '%-36s | %-22s | %8s | %8s | %6s | %7s | %8s | %11s\n' \
-    image target .text .rodata .data .bss flash "alert task"
+    image target .text .rodata .data .bss flash "task"
 printf -- '%.0s-' {1..126}
 echo
 for bin in "${BINS[@]}"; do
@@ -98,15 +98,21 @@ for bin in "${BINS[@]}"; do
         bss="$(section .bss "$elf")"
         vt="$(section .vector_table "$elf")"
         flash=$((vt + text + rodata + data))
-        # The alert task's static storage: its future with every buffer it holds (TCP, SMTP and
+        # The task's static storage: its future with every buffer it holds (TCP, protocol and
         # TLS record buffers) and the nested client/handshake futures.
-        task="$(symbol_size "::alert_task::POOL" "$elf")"
+        case "$bin" in
+            pop3-tls) task_fn=poll_task ;;
+            mime-compose) task_fn=compose_task ;;
+            imap-codec) task_fn=imap_task ;;
+            *) task_fn=alert_task ;;
+        esac
+        task="$(symbol_size "::${task_fn}::POOL" "$elf")"
         printf '%-36s | %-22s | %8d | %8d | %6d | %7d | %8d | %11s\n' \
             "$(describe "$bin")" "$target" "$text" "$rodata" "$data" "$bss" "$flash" "${task:-?}"
     done
 done
 echo
-echo "sizes in bytes; 'alert task' = .bss of the task running the mail client (its future incl. buffers)"
+echo "sizes in bytes; 'task' = .bss of the task running the mail code (its future incl. every buffer it holds)"
 
 # --- Certificate signature algorithms: flash per postwire-tls feature -------------------------
 FEATURE_SETS=("" "p256" "p256,p384" "p256,ed25519" "p256,rsa" "p256,p384,ed25519,rsa")
