@@ -18,6 +18,14 @@ cargo fmt --all -- --check
 step "clippy (warnings denied)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "protocol crates: no panic paths and no std/alloc in library code (tests excluded)"
+# The library code of every protocol crate, as a firmware compiles it: no unwrap/expect/panic!/
+# unreachable!/todo!/unimplemented! (bad input must give a typed error), no std or alloc paths.
+cargo clippy --locked --lib --target thumbv7em-none-eabihf \
+  -p postwire-core -p postwire-smtp -p postwire-tls -p postwire-pop3 -p postwire-mime -p postwire-imap -- \
+  -D warnings -D clippy::unwrap_used -D clippy::expect_used -D clippy::panic -D clippy::unreachable \
+  -D clippy::todo -D clippy::unimplemented -D clippy::std_instead_of_core -D clippy::alloc_instead_of_core
+
 step "protocol crates build for the firmware targets (no_std, no alloc)"
 for target in thumbv7em-none-eabihf thumbv6m-none-eabi riscv32imc-unknown-none-elf; do
   cargo build --locked -p postwire-core -p postwire-smtp -p postwire-tls -p postwire-pop3 -p postwire-mime -p postwire-imap --target "$target"
