@@ -44,79 +44,63 @@ impl HashAlg {
     }
 }
 
-/// ECDSA over P-256 with the given hash.
-#[cfg(feature = "p256")]
-#[derive(Debug)]
-struct EcdsaP256 {
-    hash: HashAlg,
-    signature_alg_id: AlgorithmIdentifier,
+/// ECDSA over one curve with a given hash: the same code for P-256 and P-384, each behind its
+/// feature.
+macro_rules! ecdsa_algorithm {
+    ($name:ident, $curve:ident, $feature:literal, $key_alg:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[cfg(feature = $feature)]
+        #[derive(Debug)]
+        struct $name {
+            hash: HashAlg,
+            signature_alg_id: AlgorithmIdentifier,
+        }
+
+        #[cfg(feature = $feature)]
+        impl SignatureVerificationAlgorithm for $name {
+            fn verify_signature(
+                &self,
+                public_key: &[u8],
+                message: &[u8],
+                signature: &[u8],
+            ) -> Result<(), InvalidSignature> {
+                use $curve::ecdsa::signature::hazmat::PrehashVerifier;
+                let key = $curve::ecdsa::VerifyingKey::from_sec1_bytes(public_key)
+                    .map_err(|_| InvalidSignature)?;
+                let signature =
+                    $curve::ecdsa::Signature::from_der(signature).map_err(|_| InvalidSignature)?;
+                let mut digest = [0u8; 64];
+                let len = self.hash.digest(message, &mut digest);
+                let prehash = digest.get(..len).ok_or(InvalidSignature)?;
+                key.verify_prehash(prehash, &signature)
+                    .map_err(|_| InvalidSignature)
+            }
+
+            fn public_key_alg_id(&self) -> AlgorithmIdentifier {
+                $key_alg
+            }
+
+            fn signature_alg_id(&self) -> AlgorithmIdentifier {
+                self.signature_alg_id
+            }
+        }
+    };
 }
 
-#[cfg(feature = "p256")]
-impl SignatureVerificationAlgorithm for EcdsaP256 {
-    fn verify_signature(
-        &self,
-        public_key: &[u8],
-        message: &[u8],
-        signature: &[u8],
-    ) -> Result<(), InvalidSignature> {
-        use p256::ecdsa::signature::hazmat::PrehashVerifier;
-        let key =
-            p256::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| InvalidSignature)?;
-        let signature =
-            p256::ecdsa::Signature::from_der(signature).map_err(|_| InvalidSignature)?;
-        let mut digest = [0u8; 64];
-        let len = self.hash.digest(message, &mut digest);
-        let prehash = digest.get(..len).ok_or(InvalidSignature)?;
-        key.verify_prehash(prehash, &signature)
-            .map_err(|_| InvalidSignature)
-    }
-
-    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
-        alg_id::ECDSA_P256
-    }
-
-    fn signature_alg_id(&self) -> AlgorithmIdentifier {
-        self.signature_alg_id
-    }
-}
-
-/// ECDSA over P-384 with the given hash.
-#[cfg(feature = "p384")]
-#[derive(Debug)]
-struct EcdsaP384 {
-    hash: HashAlg,
-    signature_alg_id: AlgorithmIdentifier,
-}
-
-#[cfg(feature = "p384")]
-impl SignatureVerificationAlgorithm for EcdsaP384 {
-    fn verify_signature(
-        &self,
-        public_key: &[u8],
-        message: &[u8],
-        signature: &[u8],
-    ) -> Result<(), InvalidSignature> {
-        use p384::ecdsa::signature::hazmat::PrehashVerifier;
-        let key =
-            p384::ecdsa::VerifyingKey::from_sec1_bytes(public_key).map_err(|_| InvalidSignature)?;
-        let signature =
-            p384::ecdsa::Signature::from_der(signature).map_err(|_| InvalidSignature)?;
-        let mut digest = [0u8; 64];
-        let len = self.hash.digest(message, &mut digest);
-        let prehash = digest.get(..len).ok_or(InvalidSignature)?;
-        key.verify_prehash(prehash, &signature)
-            .map_err(|_| InvalidSignature)
-    }
-
-    fn public_key_alg_id(&self) -> AlgorithmIdentifier {
-        alg_id::ECDSA_P384
-    }
-
-    fn signature_alg_id(&self) -> AlgorithmIdentifier {
-        self.signature_alg_id
-    }
-}
+ecdsa_algorithm!(
+    EcdsaP256,
+    p256,
+    "p256",
+    alg_id::ECDSA_P256,
+    "ECDSA over P-256 with the given hash."
+);
+ecdsa_algorithm!(
+    EcdsaP384,
+    p384,
+    "p384",
+    alg_id::ECDSA_P384,
+    "ECDSA over P-384 with the given hash."
+);
 
 /// Ed25519 (RFC 8032, with the strict checks of `verify_strict`).
 #[cfg(feature = "ed25519")]
