@@ -52,5 +52,7 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod client;
 pub mod mutf7;
+pub mod proto;
 pub mod wire;

@@ -466,6 +466,16 @@ pub enum Command<'a> {
         /// Keys (non-empty; several are ANDed).
         criteria: &'a [SearchKey<'a>],
     },
+    /// `[UID] SEARCH RETURN (ALL) [CHARSET x] keys` (RFC 4731 ESEARCH): the result arrives
+    /// as one `* ESEARCH` response with a compact sequence set.
+    ESearch {
+        /// `UID SEARCH`.
+        uid: bool,
+        /// `CHARSET` argument.
+        charset: Option<&'a str>,
+        /// Keys (non-empty; several are ANDed).
+        criteria: &'a [SearchKey<'a>],
+    },
     /// `[UID] FETCH set attrs [(CHANGEDSINCE n)]`.
     Fetch {
         /// `UID FETCH`.
@@ -1163,9 +1173,17 @@ impl Command<'_> {
                 uid,
                 charset,
                 criteria,
+            }
+            | Command::ESearch {
+                uid,
+                charset,
+                criteria,
             } => {
                 w.uid(*uid)?;
                 w.raw(b"SEARCH ")?;
+                if matches!(self, Command::ESearch { .. }) {
+                    w.raw(b"RETURN (ALL) ")?;
+                }
                 if let Some(cs) = charset {
                     w.raw(b"CHARSET ")?;
                     w.astring(cs.as_bytes())?;
