@@ -415,10 +415,17 @@ impl<T: Read + Write> Conn<'_, T> {
         }
     }
 
-    async fn write(&mut self, n: usize) -> Result<(), T::Error> {
-        let bytes = self.tx.get(..n).unwrap_or(&[]);
-        self.io.write_all(bytes).await?;
-        self.io.flush().await
+    async fn write(&mut self, n: usize) -> Result<(), Wait<T::Error>> {
+        let mut bytes = self.tx.get(..n).unwrap_or(&[]);
+        // Not `write_all`: its default panics when a transport returns Ok(0).
+        while !bytes.is_empty() {
+            let k = self.io.write(bytes).await.map_err(Wait::Io)?;
+            if k == 0 {
+                return Err(Wait::Closed);
+            }
+            bytes = bytes.get(k..).unwrap_or(&[]);
+        }
+        self.io.flush().await.map_err(Wait::Io)
     }
 }
 
@@ -540,7 +547,9 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
         )
         .await
         {
-            Either::First(r) => r.map_err(Error::Io),
+            Either::First(Ok(())) => Ok(()),
+            Either::First(Err(Wait::Io(e))) => Err(Error::Io(e)),
+            Either::First(Err(_)) => Err(Error::ConnectionClosed(stage)),
             Either::Second(()) => Err(Error::Timeout(stage)),
         }
     }
