@@ -938,10 +938,17 @@ impl<T: Read + Write> Conn<'_, T> {
         Ok(())
     }
 
-    async fn write(&mut self, a: usize, b: usize) -> Result<(), T::Error> {
-        let bytes = self.tx.get(a..b).unwrap_or_default();
-        self.io.write_all(bytes).await?;
-        self.io.flush().await
+    async fn write(&mut self, a: usize, b: usize) -> Result<(), Wait<T::Error>> {
+        let mut bytes = self.tx.get(a..b).unwrap_or_default();
+        // Not `write_all`: its default panics when a transport returns Ok(0).
+        while !bytes.is_empty() {
+            let n = self.io.write(bytes).await.map_err(Wait::Io)?;
+            if n == 0 {
+                return Err(Wait::Closed);
+            }
+            bytes = bytes.get(n..).unwrap_or_default();
+        }
+        self.io.flush().await.map_err(Wait::Io)
     }
 
     fn encode_options(&self) -> EncodeOptions {
@@ -972,6 +979,8 @@ pub struct Client<'b, T, D> {
     delay: D,
     config: ClientConfig,
     tls: bool,
+    /// STARTTLS was accepted: the next step is the TLS handshake.
+    starttls_ready: bool,
     busy: bool,
     fatal: Option<Fatal>,
 }
@@ -998,6 +1007,7 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
             delay,
             config,
             tls: false,
+            starttls_ready: false,
             busy: small,
             fatal: None,
         }
@@ -1047,6 +1057,10 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
             self.fatal = Some(Fatal::Cancelled);
             return Err(Error::Cancelled);
         }
+        if self.starttls_ready {
+            // Only the TLS handshake may follow the go-ahead (`into_starttls`).
+            return Err(Error::Protocol(ProtocolError::OutOfSequence));
+        }
         self.busy = true;
         Ok(())
     }
@@ -1094,7 +1108,9 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
         )
         .await
         {
-            Either::First(r) => r.map_err(Error::Io),
+            Either::First(Ok(())) => Ok(()),
+            Either::First(Err(Wait::Io(e))) => Err(Error::Io(e)),
+            Either::First(Err(Wait::Closed)) => Err(Error::ConnectionClosed(stage)),
             Either::Second(()) => Err(Error::Timeout(stage)),
         }
     }
@@ -1150,6 +1166,8 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
         };
         let mut sink_err: Option<ErrorKind> = None;
         let mut skipped: Option<wire::Error> = None;
+        let mut untagged_copyuid: Option<UidPlus> = None;
+        let mut streamed_seq = 0u64;
         loop {
             let mut wire_err = None;
             loop {
@@ -1163,6 +1181,22 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
                 };
                 let applied = match &ev {
                     Event::Response(r) => self.conn.session.apply(r),
+                    // The items around a streamed body (FLAGS, MODSEQ) count too.
+                    Event::FetchHead { seq, items, .. } => {
+                        streamed_seq = *seq;
+                        let f = wire::Fetch {
+                            seq: *seq,
+                            items: *items,
+                        };
+                        self.conn.session.apply(&Response::Fetch(f))
+                    }
+                    Event::FetchMore { items, .. } => {
+                        let f = wire::Fetch {
+                            seq: streamed_seq,
+                            items: *items,
+                        };
+                        self.conn.session.apply(&Response::Fetch(f))
+                    }
                     _ => Applied::Nothing,
                 };
                 match &ev {
@@ -1189,22 +1223,11 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
                             }
                             Some(Code::CopyUid {
                                 uidvalidity, dest, ..
-                            }) => {
-                                let mut first = u64::MAX;
-                                let mut count = 0u64;
-                                for (a, b) in dest {
-                                    first = first.min(a.min(b));
-                                    count = count.saturating_add(a.abs_diff(b) + 1);
-                                }
-                                if count > 0 {
-                                    done.uidplus = Some(UidPlus {
-                                        uidvalidity,
-                                        first_uid: first,
-                                        count,
-                                    });
-                                }
-                            }
+                            }) => done.uidplus = copy_uid(uidvalidity, dest),
                             _ => {}
+                        }
+                        if done.uidplus.is_none() {
+                            done.uidplus = untagged_copyuid;
                         }
                         let refusal = code.as_ref().map(RefusalCode::from_code);
                         self.conn.text.keep(text);
@@ -1241,6 +1264,16 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
                     {
                         let text = s.text;
                         self.conn.text.keep(text);
+                    }
+                    // MOVE reports COPYUID in an untagged OK before its EXPUNGEs (RFC 6851
+                    // §4.3).
+                    Event::Response(Response::Status(s)) if s.kind == StatusKind::Ok => {
+                        if let Some(Code::CopyUid {
+                            uidvalidity, dest, ..
+                        }) = s.code
+                        {
+                            untagged_copyuid = copy_uid(uidvalidity, dest);
+                        }
                     }
                     _ => {}
                 }
@@ -1359,8 +1392,21 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
             State::Authenticated,
             State::Selected,
         ])?;
-        self.run(Stage::Capability, &Command::Capability, &mut Ignore)
-            .await?;
+        match self
+            .run(Stage::Capability, &Command::Capability, &mut Ignore)
+            .await
+        {
+            Ok(_) => {}
+            Err(Error::Rejected(r)) => {
+                // A server that refuses CAPABILITY announces nothing; asking again is
+                // pointless.
+                self.conn
+                    .session
+                    .set_capabilities(crate::proto::Capabilities::none());
+                return Err(Error::Rejected(r));
+            }
+            Err(e) => return Err(e),
+        }
         if !self.conn.session.capabilities().is_known() {
             return Err(Error::Protocol(ProtocolError::MissingResponse));
         }
@@ -1369,7 +1415,12 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
 
     async fn ensure_capabilities(&mut self) -> Result<(), Error<T::Error>> {
         if !self.conn.session.capabilities().is_known() {
-            self.capability_inner().await?;
+            match self.capability_inner().await {
+                // Refused: go on without extensions (LOGIN needs none; STARTTLS, SASL
+                // mechanisms, MOVE, IDLE are then unavailable, never assumed).
+                Ok(()) | Err(Error::Rejected(_)) => {}
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
     }
@@ -1377,8 +1428,8 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
     /// STARTTLS: ask the server to start TLS. On success, take the transport with
     /// [`into_starttls`](Self::into_starttls), run the handshake and continue with
     /// [`StartTls::resume`]. Refused without the STARTTLS capability
-    /// ([`Error::StartTlsUnavailable`]); bytes after the go-ahead are an injection attempt
-    /// ([`ProtocolError::StartTlsInjection`], fatal).
+    /// ([`Error::StartTlsUnavailable`]); bytes after the go-ahead (or received with a
+    /// refusal) are an injection attempt ([`ProtocolError::StartTlsInjection`], fatal).
     pub async fn starttls(&mut self) -> Result<(), Error<T::Error>> {
         self.guarded(async |c: &mut Self| {
             c.require(&[State::NotAuthenticated])?;
@@ -1389,11 +1440,17 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
             if !c.conn.session.capabilities().has(Cap::StartTls) {
                 return Err(Error::StartTlsUnavailable);
             }
-            c.run(Stage::StartTls, &Command::StartTls, &mut Ignore)
-                .await?;
-            if !c.conn.reader.buffered().is_empty() {
+            let r = c
+                .run(Stage::StartTls, &Command::StartTls, &mut Ignore)
+                .await;
+            if !c.conn.reader.buffered().is_empty() && matches!(r, Ok(_) | Err(Error::Rejected(_)))
+            {
+                // Bytes after the go-ahead, or answers pipelined behind a refusal to commands
+                // not sent yet (curl test 981): injection.
                 return Err(Error::Protocol(ProtocolError::StartTlsInjection));
             }
+            r?;
+            c.starttls_ready = true;
             Ok(())
         })
         .await
@@ -1408,6 +1465,7 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
     )]
     pub fn into_starttls(self) -> Result<(T, StartTls<'b, D>), Self> {
         if self.fatal.is_some()
+            || !self.starttls_ready
             || self.tls
             || !self.conn.reader.buffered().is_empty()
             || self.conn.session.state() != State::NotAuthenticated
@@ -1517,7 +1575,8 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
     /// AUTHENTICATE with a SASL mechanism (PLAIN, LOGIN, CRAM-MD5, XOAUTH2); `None` picks the
     /// strongest the server announces (over TLS: PLAIN, LOGIN, CRAM-MD5; without TLS, only if
     /// allowed: CRAM-MD5 first). The initial response goes on the command line when the
-    /// server offers SASL-IR. A challenge the client cannot answer is cancelled with `*`
+    /// server offers SASL-IR and announces the mechanism. A challenge the client cannot
+    /// answer is cancelled with `*`
     /// ([`Error::AuthCancelled`]).
     pub async fn authenticate(
         &mut self,
@@ -1543,7 +1602,9 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
                         .ok_or(Error::NoCommonMechanism)?
                 }
             };
-            c.authenticate_inner(credentials, mech, caps.has(Cap::SaslIr))
+            // A mechanism the server does not announce goes without an initial response:
+            // its refusal then arrives before any secret (a password, a bearer token) left.
+            c.authenticate_inner(credentials, mech, caps.has(Cap::SaslIr) && caps.auth(mech))
                 .await?;
             c.after_login().await?;
             Ok(mech)
@@ -2507,7 +2568,14 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
     ) -> Result<IdleEnd, Error<T::Error>> {
         loop {
             let tag = self.send(Stage::Idle, &Command::Idle).await?;
-            match self.step(Stage::Idle, &tag, &mut Ignore).await? {
+            // Pushes that arrive before the go-ahead are delivered too.
+            let mut early = Sync(|_: &Event<'_>, a| {
+                if let Some(ev) = idle_event(a) {
+                    let _ = f(ev);
+                }
+                Ok(())
+            });
+            match self.step(Stage::Idle, &tag, &mut early).await? {
                 Step::Continue => {}
                 Step::Done(_) => return Err(Error::Protocol(ProtocolError::MissingResponse)),
             }
@@ -2650,6 +2718,21 @@ impl<'b, T: Read + Write, D: DelayNs> Client<'b, T, D> {
     }
 }
 
+/// COPYUID data: the destination UIDVALIDITY, the lowest destination UID and their count.
+fn copy_uid(uidvalidity: u64, dest: wire::SeqSet<'_>) -> Option<UidPlus> {
+    let mut first = u64::MAX;
+    let mut count = 0u64;
+    for (a, b) in dest {
+        first = first.min(a.min(b));
+        count = count.saturating_add(a.abs_diff(b) + 1);
+    }
+    (count > 0).then_some(UidPlus {
+        uidvalidity,
+        first_uid: first,
+        count,
+    })
+}
+
 fn idle_event(a: Applied) -> Option<IdleEvent> {
     Some(match a {
         Applied::Exists(n) => IdleEvent::Exists(n),
@@ -2739,6 +2822,7 @@ impl<'b, D: DelayNs> StartTls<'b, D> {
             delay,
             config,
             tls: true,
+            starttls_ready: false,
             busy: false,
             fatal: None,
         }

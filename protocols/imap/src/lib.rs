@@ -1,16 +1,18 @@
-//! Allocation-free `no_std` IMAP4rev1 / IMAP4rev2 codec for postwire.
+//! Allocation-free `no_std` IMAP4rev1 / IMAP4rev2 client and codec for postwire.
 //!
-//! This crate is the sans-I/O codec layer the postwire IMAP client sits on:
+//! Three layers, each usable on its own:
 //!
 //! | module | purpose |
 //! |---|---|
 //! | [`wire`] | the streaming response reader (fragmentizer + parser with lazily parsed views), one-shot slice parsing, and the command encoder |
+//! | [`proto`] | the sans-I/O session: capabilities, connection state, the selected mailbox's state and how each response changes it |
+//! | [`client`] | the async client over any `embedded_io_async::{Read, Write}` transport: STARTTLS / implicit TLS, LOGIN / AUTHENTICATE, mailboxes, streamed FETCH and APPEND, SEARCH, STORE, COPY / MOVE, EXPUNGE, IDLE, resumption |
 //! | [`mutf7`] | modified UTF-7 mailbox names (RFC 3501 §5.1.3) into caller buffers |
 //!
 //! Everything works on caller-provided buffers, never allocates, contains no `unsafe` code
 //! and bounds every line, literal and nesting level. Written from RFC 3501, RFC 9051 and the
-//! extension RFCs (2087, 2342, 2971, 4314, 4315, 4731, 5161, 5256, 5258, 5464, 6154, 7162,
-//! 7888, 8474).
+//! extension RFCs (2087, 2177, 2342, 2971, 3691, 4314, 4315, 4731, 4959, 5161, 5256, 5258,
+//! 5464, 5530, 6154, 6851, 7162, 7888, 8474).
 //!
 //! ```
 //! use postwire_imap::wire::{parse_response, FetchItem, Response, Status};

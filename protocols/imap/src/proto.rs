@@ -153,6 +153,15 @@ impl Capabilities {
         }
     }
 
+    /// Known, but nothing announced (a server that refused CAPABILITY).
+    pub const fn none() -> Self {
+        Capabilities {
+            bits: 0,
+            auth: 0,
+            known: true,
+        }
+    }
+
     /// Read a capability list (replacing what was known).
     pub fn from_atoms(atoms: Atoms<'_>) -> Self {
         let mut c = Capabilities {

@@ -468,6 +468,16 @@ pub enum Command<'a> {
     },
     /// `[UID] SEARCH RETURN (ALL) [CHARSET x] keys` (RFC 4731 ESEARCH): the result arrives
     /// as one `* ESEARCH` response with a compact sequence set.
+    ///
+    /// ```
+    /// use postwire_imap::wire::{Command, EncodeOptions, SearchKey, SeqNum, SeqRange};
+    /// let mut buf = [0u8; 64];
+    /// let uids = [SeqRange { start: SeqNum::Value(5), end: SeqNum::Star }];
+    /// let e = Command::ESearch { uid: true, charset: None, criteria: &[SearchKey::Uid(&uids)] }
+    ///     .encode("a1", &EncodeOptions::default(), &mut buf)
+    ///     .unwrap();
+    /// assert_eq!(&buf[..e.len()], b"a1 UID SEARCH RETURN (ALL) UID 5:*\r\n");
+    /// ```
     ESearch {
         /// `UID SEARCH`.
         uid: bool,

@@ -216,7 +216,10 @@ impl<'b> ResponseReader<'b> {
             self.end = 0;
         } else if self.start > 0 && (self.end == self.buf.len() || self.start >= self.buf.len() / 2)
         {
-            self.buf.copy_within(self.start..self.end, 0);
+            if let Some(live) = self.buf.get_mut(..self.end) {
+                let from = self.start.min(live.len());
+                live.copy_within(from.., 0);
+            }
             self.end -= self.start;
             self.start = 0;
         }

@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+pub mod client;
 pub mod json;
 
 use serde_json::Value;
