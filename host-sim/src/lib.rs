@@ -7,8 +7,11 @@
 //! - [`message`]: the simple text message `postwire send` composes.
 //! - [`decode`]: `postwire decode`.
 //! - [`pop3`]: `postwire pop3` as a function and its command-line front end.
+//! - [`imap`]: `postwire imap`: connection setup (connect, STARTTLS, login) as a function,
+//!   and the command-line front end.
 
 pub mod decode;
+pub mod imap;
 pub mod message;
 pub mod net;
 pub mod pop3;

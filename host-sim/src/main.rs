@@ -9,6 +9,8 @@
 //! postwire decode pop3 --command CMD < BYTES
 //! postwire pop3 --server pop3s://HOST:PORT --user NAME --password-env VAR [--ca FILE] \
 //!     retr N --out FILE --then dele N     (see `postwire pop3 --help`)
+//! postwire imap --server imaps://HOST:PORT --user NAME --password-env VAR [--ca FILE] \
+//!     fetch INBOX 42 --uid --body-to FILE  (see `postwire imap --help`)
 //! ```
 
 use std::io::Read as _;
@@ -38,6 +40,9 @@ enum Command {
     Send(Box<SendArgs>),
     /// Read a maildrop over POP3 (implicit TLS or STLS): stat, list, uidl, top, retr, dele, ...
     Pop3(Box<postwire_host_sim::pop3::Pop3Args>),
+    /// Work with mailboxes over IMAP (implicit TLS or STARTTLS): list, status, select, fetch,
+    /// search, store, copy, move, expunge, append, create, delete, rename, idle.
+    Imap(Box<postwire_host_sim::imap::ImapArgs>),
     /// Parse server bytes from standard input and print each response as one JSON line.
     Decode {
         /// The protocol of the bytes.
@@ -141,6 +146,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Send(args) => run_send(*args),
         Command::Pop3(args) => postwire_host_sim::pop3::cli_main(*args),
+        Command::Imap(args) => postwire_host_sim::imap::cli_main(*args),
         Command::Decode {
             protocol: DecodeProtocol::Pop3,
             command,
