@@ -7,7 +7,19 @@
 # "no global memory allocator found". The script also checks that no `alloc`/`std` feature
 # is enabled in the images' (non-proc-macro) dependency graph.
 #
-# A second table gives the flash cost of each certificate signature algorithm of postwire-tls
+# A second table gives the size of the future of each main IMAP client method
+# (postwire_imap::client::Client over the firmware's transport, `&mut TlsStream<&mut
+# embassy_net::tcp::TcpSocket>`, with embassy-time's Delay; the callbacks capture two
+# references, as in the imap-tls image), measured on the target, not on the host: the bin
+# `imap-future-sizes` holds, per method, a static byte array `imap_future_sizes::<method>::FUTURE`
+# whose length rustc computes as `core::mem::size_of` of the method's future while it compiles
+# the image for the target in release (the mechanism embassy's #[task] uses to size a task's
+# static storage), and an embassy task awaiting only that call (linked, never spawned) whose
+# static storage `<method>::task::POOL` is that future plus a small, about constant overhead
+# (task header, arguments, state): a check of the first number. Both sizes are read from the
+# ELF with llvm-nm -S; the thumbv6m sizes are compared too.
+#
+# A third table gives the flash cost of each certificate signature algorithm of postwire-tls
 # (its features p256, p384, ed25519, rsa) in the TLS image: the image is rebuilt for
 # thumbv7em-none-eabihf with each feature set, and the whole set is also linked for
 # thumbv6m-none-eabi (and checked for alloc/std features).
@@ -21,7 +33,7 @@ unset CARGO_TARGET_DIR
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 IMAGE_DIR="$ROOT/hal-examples/noalloc-image"
 TARGETS=(thumbv7em-none-eabihf thumbv6m-none-eabi)
-BINS=(smtp-plain smtp-tls pop3-tls mime-compose imap-codec)
+BINS=(smtp-plain smtp-tls pop3-tls imap-tls mime-compose imap-codec)
 
 # The image crate is its own workspace with its own .cargo/config.toml (link.x), which cargo
 # only reads from the current directory: build from there.
@@ -71,6 +83,7 @@ describe() {
         smtp-plain) echo "SMTP, plain TCP" ;;
         smtp-tls) echo "SMTP, TLS 1.3 (implicit + STARTTLS)" ;;
         pop3-tls) echo "POP3, TLS 1.3 (command-mailbox poll)" ;;
+        imap-tls) echo "IMAP client, TLS 1.3 (+STARTTLS)" ;;
         mime-compose) echo "MIME compose + read (no network)" ;;
         imap-codec) echo "IMAP codec: encoder, mUTF-7, reader" ;;
         *) echo "$1" ;;
@@ -102,6 +115,7 @@ for bin in "${BINS[@]}"; do
         # TLS record buffers) and the nested client/handshake futures.
         case "$bin" in
             pop3-tls) task_fn=poll_task ;;
+            imap-tls) task_fn=mailbox_task ;;
             mime-compose) task_fn=compose_task ;;
             imap-codec) task_fn=imap_task ;;
             *) task_fn=alert_task ;;
@@ -113,6 +127,52 @@ for bin in "${BINS[@]}"; do
 done
 echo
 echo "sizes in bytes; 'task' = .bss of the task running the mail code (its future incl. every buffer it holds)"
+
+# --- IMAP client futures ----------------------------------------------------------------------
+IMAP_METHODS=(greet starttls login authenticate select fetch fetch_body_with search store move_to
+    append idle new_since)
+imap_label() {
+    case "$1" in
+        starttls) echo "starttls (plain TCP)" ;;
+        *) echo "$1" ;;
+    esac
+}
+echo
+echo "IMAP client future sizes (bytes, thumbv7em)"
+echo "Client<&mut TlsStream<&mut TcpSocket>, Delay>; future = size_of of the method's future (rustc,"
+echo "for the target), task = static storage of an embassy task awaiting only that call"
+echo
+printf '%-36s | %8s | %8s | %8s\n' method future task overhead
+printf -- '%.0s-' {1..68}
+echo
+elf="target/thumbv7em-none-eabihf/release/imap-future-sizes"
+elf6="target/thumbv6m-none-eabi/release/imap-future-sizes"
+for elf_ in "$elf" "$elf6"; do
+    if [[ ! -f "$elf_" ]]; then
+        echo "footprint: $elf_ missing" >&2
+        exit 1
+    fi
+done
+differs=()
+for m in "${IMAP_METHODS[@]}"; do
+    fut="$(symbol_size "imap_future_sizes::${m}::FUTURE" "$elf")"
+    pool="$(symbol_size "imap_future_sizes::${m}::task::POOL" "$elf")"
+    if [[ -z "$fut" || -z "$pool" ]]; then
+        echo "footprint: no future/task symbol for $m in $elf" >&2
+        exit 1
+    fi
+    flag=""
+    if ((fut > 8192)); then flag="  <- over 8 KiB"; fi
+    printf '%-36s | %8d | %8d | %8d%s\n' "$(imap_label "$m")" "$fut" "$pool" $((pool - fut)) "$flag"
+    fut6="$(symbol_size "imap_future_sizes::${m}::FUTURE" "$elf6")"
+    if [[ "$fut6" != "$fut" ]]; then differs+=("$m: ${fut6:-?}"); fi
+done
+echo
+if ((${#differs[@]} == 0)); then
+    echo "thumbv6m-none-eabi: the same future sizes"
+else
+    echo "thumbv6m-none-eabi differs: ${differs[*]}"
+fi
 
 # --- Certificate signature algorithms: flash per postwire-tls feature -------------------------
 FEATURE_SETS=("" "p256" "p256,p384" "p256,ed25519" "p256,rsa" "p256,p384,ed25519,rsa")
