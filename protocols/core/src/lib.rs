@@ -66,6 +66,7 @@ pub mod ascii;
 pub mod base64;
 pub mod dot;
 pub mod error;
+pub mod io;
 pub mod line;
 pub mod sasl;
 pub mod status;

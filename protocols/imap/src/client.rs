@@ -78,6 +78,7 @@ use embassy_futures::select::{Either, Either3, select, select3};
 use embedded_hal_async::delay::DelayNs;
 use embedded_io_async::{ErrorKind, Read, Write};
 use postwire_core::base64;
+use postwire_core::io::{WriteAllError, write_all_flush};
 use postwire_core::sasl::{Credentials, Mechanism, SaslClient, SaslError};
 
 use crate::mutf7;
@@ -939,16 +940,13 @@ impl<T: Read + Write> Conn<'_, T> {
     }
 
     async fn write(&mut self, a: usize, b: usize) -> Result<(), Wait<T::Error>> {
-        let mut bytes = self.tx.get(a..b).unwrap_or_default();
-        // Not `write_all`: its default panics when a transport returns Ok(0).
-        while !bytes.is_empty() {
-            let n = self.io.write(bytes).await.map_err(Wait::Io)?;
-            if n == 0 {
-                return Err(Wait::Closed);
-            }
-            bytes = bytes.get(n..).unwrap_or_default();
-        }
-        self.io.flush().await.map_err(Wait::Io)
+        let bytes = self.tx.get(a..b).unwrap_or_default();
+        write_all_flush(&mut self.io, bytes)
+            .await
+            .map_err(|e| match e {
+                WriteAllError::Io(e) => Wait::Io(e),
+                WriteAllError::Zero => Wait::Closed,
+            })
     }
 
     fn encode_options(&self) -> EncodeOptions {

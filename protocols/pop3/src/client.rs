@@ -68,6 +68,7 @@ use embassy_futures::select::{Either, select};
 use embedded_hal_async::delay::DelayNs;
 use embedded_io_async::{ErrorKind, Read, Write};
 use postwire_core::base64;
+use postwire_core::io::{WriteAllError, write_all_flush};
 use postwire_core::line::LineBuffer;
 use postwire_core::sasl::{Credentials, Mechanism, SaslClient, SaslError, apop_digest};
 
@@ -526,16 +527,13 @@ impl<T: Read + Write> Conn<'_, T> {
     }
 
     async fn write(&mut self, n: usize) -> Result<(), Wait<T::Error>> {
-        let mut bytes = self.tx.get(..n).unwrap_or(&[]);
-        // Not `write_all`: its default panics when a transport returns Ok(0).
-        while !bytes.is_empty() {
-            let k = self.io.write(bytes).await.map_err(Wait::Io)?;
-            if k == 0 {
-                return Err(Wait::Closed);
-            }
-            bytes = bytes.get(k..).unwrap_or(&[]);
-        }
-        self.io.flush().await.map_err(Wait::Io)
+        let bytes = self.tx.get(..n).unwrap_or(&[]);
+        write_all_flush(&mut self.io, bytes)
+            .await
+            .map_err(|e| match e {
+                WriteAllError::Io(e) => Wait::Io(e),
+                WriteAllError::Zero => Wait::Closed,
+            })
     }
 }
 
