@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! postwire imap --server imaps://HOST:PORT|imap://HOST:PORT --user NAME --password-env VAR
-//!     [--ca FILE | --insecure] [--allow-plaintext] [--tls-name NAME] [--auth MECH]
+//!     [--ca FILE | --insecure] [--sigalgs LIST] [--allow-plaintext] [--tls-name NAME] [--auth MECH]
 //!     [--timeout SECS] SUBCOMMAND
 //! SUBCOMMAND: list [PATTERN] | status MAILBOX | select MAILBOX
 //!     | fetch MAILBOX SET [--uid] [--items ITEMS] [--body-to FILE]
@@ -47,7 +47,10 @@ use serde_json::{Map, Value, json};
 
 use crate::net::{Security, TcpTransport, TokioDelay, connect_tcp};
 use crate::send::printable;
-use crate::tls::{CaSet, ConnectError, HostTlsStream, TlsBuffers, default_trust, start_tls};
+use crate::tls::{
+    CaSet, ConnectError, HostTlsStream, TlsBuffers, default_trust, start_tls_offering,
+};
+use postwire_tls::SigAlgs;
 
 // ------------------------------------------------------------------------------ connection
 
@@ -216,6 +219,8 @@ pub struct ConnectOptions {
     pub ca: Option<CaSet>,
     /// Skip certificate verification (must be asked for explicitly).
     pub insecure: bool,
+    /// The signature schemes offered in the TLS handshake (`--sigalgs`; default: all).
+    pub sigalgs: SigAlgs,
     /// With `imap://`: no TLS at all, credentials in clear text.
     pub allow_plaintext: bool,
     /// User name.
@@ -384,7 +389,7 @@ pub async fn connect<'b>(
         .map_err(|e| failure("connect", e.to_string()))?;
     let (mut client, preauth) = match security {
         Security::Implicit => {
-            let stream = start_tls(tcp, &name, &trust, opts.timeout, tls)
+            let stream = start_tls_offering(tcp, &name, &trust, opts.sigalgs, opts.timeout, tls)
                 .await
                 .map_err(|e| tls_failure(e, &name))?;
             let mut c = Client::new(ImapTransport::Tls(stream), TokioDelay, buffers, config);
@@ -409,7 +414,7 @@ pub async fn connect<'b>(
             let ImapTransport::Plain(tcp) = transport else {
                 return Err(failure("STARTTLS", "the connection is already encrypted"));
             };
-            let stream = start_tls(tcp, &name, &trust, opts.timeout, tls)
+            let stream = start_tls_offering(tcp, &name, &trust, opts.sigalgs, opts.timeout, tls)
                 .await
                 .map_err(|e| tls_failure(e, &name))?;
             (pending.resume(ImapTransport::Tls(stream)), false)
@@ -2205,6 +2210,11 @@ pub struct ImapArgs {
     /// Do not verify the server's certificate (dangerous: anyone on the path can read the password).
     #[arg(long)]
     pub insecure: bool,
+    /// Signature algorithms to offer in the TLS handshake: a comma-separated list of rsa,
+    /// ecdsa and ed25519, as curl's --sigalgs. A server with several certificates picks one by
+    /// this offer. Default: all of them.
+    #[arg(long, value_name = "LIST", value_parser = crate::tls::parse_sigalgs)]
+    pub sigalgs: Option<SigAlgs>,
     /// With imap://: talk without TLS (no STARTTLS); credentials then cross the network in clear text.
     #[arg(long)]
     pub allow_plaintext: bool,
@@ -2263,6 +2273,7 @@ fn request(
             tls_name: a.tls_name,
             ca,
             insecure: a.insecure,
+            sigalgs: a.sigalgs.unwrap_or(SigAlgs::ALL),
             allow_plaintext: a.allow_plaintext,
             user: a.user,
             password,

@@ -13,6 +13,7 @@
 //!     fetch INBOX 42 --uid --body-to FILE  (see `postwire imap --help`)
 //! ```
 
+use postwire_tls::SigAlgs;
 use std::io::Read as _;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -93,6 +94,11 @@ struct SendArgs {
     /// Do not verify the server's certificate (dangerous: anyone on the path can read the password).
     #[arg(long)]
     insecure: bool,
+    /// Signature algorithms to offer in the TLS handshake: a comma-separated list of rsa,
+    /// ecdsa and ed25519, as curl's --sigalgs. A server with several certificates picks one by
+    /// this offer. Default: all of them.
+    #[arg(long, value_name = "LIST", value_parser = postwire_host_sim::tls::parse_sigalgs)]
+    sigalgs: Option<SigAlgs>,
     /// With smtp://: talk without TLS (no STARTTLS); credentials then cross the network in clear text.
     #[arg(long)]
     allow_plaintext: bool,
@@ -322,6 +328,7 @@ fn run_send(a: SendArgs) -> ExitCode {
         tls_name: a.tls_name,
         ca,
         insecure: a.insecure,
+        sigalgs: a.sigalgs.unwrap_or(SigAlgs::ALL),
         credentials,
         mechanism: a.auth.map(|m| match m {
             AuthMech::Plain => Mechanism::Plain,

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! postwire pop3 --server pop3s://HOST:PORT|pop3://HOST:PORT --user NAME --password-env VAR
-//!     [--ca FILE | --insecure] [--allow-plaintext] [--tls-name NAME] [--timeout SECS]
+//!     [--ca FILE | --insecure] [--sigalgs LIST] [--allow-plaintext] [--tls-name NAME] [--timeout SECS]
 //!     [--auth plain|login|cram-md5|xoauth2|apop|user] [--max-size BYTES] [--script FILE]
 //!     COMMAND [--then COMMAND]...
 //! COMMAND: stat | list [N] | uidl [N] | top N LINES [--out FILE] | retr N [--out FILE]
@@ -37,7 +37,8 @@ use serde_json::json;
 
 use crate::net::{TokioDelay, connect_tcp};
 use crate::send::{Security, printable};
-use crate::tls::{CaSet, ConnectError, TlsBuffers, start_tls};
+use crate::tls::{CaSet, ConnectError, TlsBuffers, start_tls_offering};
+use postwire_tls::SigAlgs;
 
 /// A parsed `--server` URL: `pop3s://HOST[:PORT]` (implicit TLS, default 995) or
 /// `pop3://HOST[:PORT]` (STLS required, default 110).
@@ -260,6 +261,8 @@ pub struct Pop3Request {
     pub ca: Option<CaSet>,
     /// Skip certificate verification (must be asked for explicitly).
     pub insecure: bool,
+    /// The signature schemes offered in the TLS handshake (`--sigalgs`; default: all).
+    pub sigalgs: SigAlgs,
     /// With `pop3://`: no TLS at all, credentials in clear text.
     pub allow_plaintext: bool,
     /// User name.
@@ -384,9 +387,10 @@ pub async fn run(req: &Pop3Request, outputs: &mut Outputs<'_>) -> Result<(), Pop
     };
     match security {
         Security::Implicit => {
-            let tls = start_tls(tcp, &name, &trust, req.timeout, &mut tls_bufs)
-                .await
-                .map_err(|e| tls_failure(e, &name))?;
+            let tls =
+                start_tls_offering(tcp, &name, &trust, req.sigalgs, req.timeout, &mut tls_bufs)
+                    .await
+                    .map_err(|e| tls_failure(e, &name))?;
             let mut client = Client::new(tls, TokioDelay, buffers, config);
             client.set_implicit_tls();
             client
@@ -416,9 +420,16 @@ pub async fn run(req: &Pop3Request, outputs: &mut Outputs<'_>) -> Result<(), Pop
             let (plain, pending) = client
                 .into_stls()
                 .map_err(|_| failure("STLS", "the server did not accept STLS"))?;
-            let tls = start_tls(plain, &name, &trust, req.timeout, &mut tls_bufs)
-                .await
-                .map_err(|e| tls_failure(e, &name))?;
+            let tls = start_tls_offering(
+                plain,
+                &name,
+                &trust,
+                req.sigalgs,
+                req.timeout,
+                &mut tls_bufs,
+            )
+            .await
+            .map_err(|e| tls_failure(e, &name))?;
             let mut client = pending.resume(tls);
             // RFC 2595: forget what was said before TLS and ask again.
             client
@@ -709,6 +720,11 @@ pub struct Pop3Args {
     /// Do not verify the server's certificate (dangerous: anyone on the path can read the password).
     #[arg(long)]
     pub insecure: bool,
+    /// Signature algorithms to offer in the TLS handshake: a comma-separated list of rsa,
+    /// ecdsa and ed25519, as curl's --sigalgs. A server with several certificates picks one by
+    /// this offer. Default: all of them.
+    #[arg(long, value_name = "LIST", value_parser = crate::tls::parse_sigalgs)]
+    pub sigalgs: Option<SigAlgs>,
     /// With pop3://: talk without TLS (no STLS); credentials then cross the network in clear text.
     #[arg(long)]
     pub allow_plaintext: bool,
@@ -789,6 +805,7 @@ fn request(
         tls_name: a.tls_name,
         ca,
         insecure: a.insecure,
+        sigalgs: a.sigalgs.unwrap_or(SigAlgs::ALL),
         allow_plaintext: a.allow_plaintext,
         user: a.user,
         password,

@@ -14,7 +14,8 @@ use postwire_smtp::client::{
 use postwire_tls::Trust;
 
 use crate::net::{TokioDelay, connect_tcp};
-use crate::tls::{CaSet, ConnectError, TlsBuffers, start_tls};
+use crate::tls::{CaSet, ConnectError, TlsBuffers, start_tls_offering};
+use postwire_tls::SigAlgs;
 
 pub use crate::net::Security;
 
@@ -53,6 +54,8 @@ pub struct SendRequest {
     pub ca: Option<CaSet>,
     /// Skip certificate verification (must be asked for explicitly).
     pub insecure: bool,
+    /// The signature schemes offered in the TLS handshake (`--sigalgs`; default: all).
+    pub sigalgs: SigAlgs,
     /// User name and password, if the server wants AUTH.
     pub credentials: Option<(String, String)>,
     /// Force a SASL mechanism.
@@ -196,9 +199,10 @@ pub async fn send(req: &SendRequest) -> Result<SendSuccess, SendFailure> {
         .map_err(|e| failure("connect", e.to_string()))?;
     match security {
         Security::Implicit => {
-            let tls = start_tls(tcp, &name, &trust, req.timeout, &mut tls_bufs)
-                .await
-                .map_err(|e| tls_failure(e, &name))?;
+            let tls =
+                start_tls_offering(tcp, &name, &trust, req.sigalgs, req.timeout, &mut tls_bufs)
+                    .await
+                    .map_err(|e| tls_failure(e, &name))?;
             let mut client = Client::new(
                 tls,
                 TokioDelay,
@@ -240,9 +244,16 @@ pub async fn send(req: &SendRequest) -> Result<SendSuccess, SendFailure> {
             let (plain, pending) = client
                 .into_starttls()
                 .map_err(|_| failure("STARTTLS", "the server did not accept STARTTLS"))?;
-            let tls = start_tls(plain, &name, &trust, req.timeout, &mut tls_bufs)
-                .await
-                .map_err(|e| tls_failure(e, &name))?;
+            let tls = start_tls_offering(
+                plain,
+                &name,
+                &trust,
+                req.sigalgs,
+                req.timeout,
+                &mut tls_bufs,
+            )
+            .await
+            .map_err(|e| tls_failure(e, &name))?;
             let mut client = pending.resume(tls);
             client.ehlo().await.map_err(|e| describe(&client, &e))?;
             transact(&mut client, req).await

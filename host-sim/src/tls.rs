@@ -5,7 +5,8 @@ use std::io;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use postwire_tls::{Provider, TlsClock, TlsError, TlsStream, Trust};
+use embedded_io_async::{BufRead, ErrorType, Read, Write};
+use postwire_tls::{Provider, SigAlgs, TlsClock, TlsError, TlsStream, Trust};
 
 use crate::net::{TcpTransport, connect_tcp, os_rng};
 
@@ -69,6 +70,11 @@ impl CaSet {
     }
 }
 
+/// Parses a `--sigalgs` list (`rsa`, `ecdsa`, `ed25519`, comma-separated).
+pub fn parse_sigalgs(list: &str) -> Result<SigAlgs, String> {
+    SigAlgs::parse(list).map_err(|e| format!("{e}: {list:?}"))
+}
+
 /// [`Trust::Anchors`] over `anchors` (from [`CaSet::anchors`]).
 pub fn trust<'a>(anchors: &'a [&'a [u8]]) -> Trust<'a> {
     Trust::Anchors(anchors)
@@ -94,7 +100,115 @@ impl TlsClock for SystemClock {
 }
 
 /// A TLS stream over a host TCP connection.
-pub type HostTlsStream<'b> = TlsStream<'b, TcpTransport>;
+pub type HostTlsStream<'b> = HostTls<'b, TcpTransport>;
+
+/// Defines [`HostTls`]: one variant per signature-scheme selection, because postwire-tls
+/// takes the selection as a const generic parameter (see `postwire_tls::offer`).
+macro_rules! host_tls {
+    ($($variant:ident = $bits:expr, $doc:literal;)*) => {
+        /// A TLS stream whose handshake offered the signature schemes of one
+        /// [`SigAlgs`] selection (`--sigalgs`), as [`start_tls_offering`] opened it.
+        pub enum HostTls<'b, T: Read + Write + 'b> {
+            $(
+                #[doc = $doc]
+                $variant(TlsStream<'b, T, { $bits }>),
+            )*
+        }
+
+        macro_rules! each_variant {
+            ($self:expr, $s:ident => $body:expr) => {
+                match $self {
+                    $(HostTls::$variant($s) => $body,)*
+                }
+            };
+        }
+
+        /// Runs the handshake with the provider type of the selection `sigalgs`.
+        async fn handshake<'b, T>(
+            transport: T,
+            server_name: &str,
+            trust: &Trust<'_>,
+            sigalgs: SigAlgs,
+            buffers: &'b mut TlsBuffers,
+        ) -> Result<HostTls<'b, T>, TlsError>
+        where
+            T: Read + Write + 'b,
+        {
+            $(
+                if sigalgs.bits() == $bits {
+                    let mut provider =
+                        Provider::<_, SystemClock, { $bits }>::new(os_rng(), trust);
+                    return postwire_tls::connect_with_provider(
+                        transport,
+                        server_name,
+                        &mut provider,
+                        &mut buffers.rx,
+                        &mut buffers.tx,
+                    )
+                    .await
+                    .map(HostTls::$variant);
+                }
+            )*
+            Err(TlsError::NoSignatureScheme)
+        }
+    };
+}
+
+host_tls! {
+    All = 7, "Every scheme (the default).";
+    Rsa = 1, "RSA only.";
+    Ecdsa = 2, "ECDSA only.";
+    Ed25519 = 4, "Ed25519 only.";
+    RsaEcdsa = 3, "RSA and ECDSA.";
+    RsaEd25519 = 5, "RSA and Ed25519.";
+    EcdsaEd25519 = 6, "ECDSA and Ed25519.";
+}
+
+impl<'b, T: Read + Write + 'b> HostTls<'b, T> {
+    /// Sends close_notify and gives the transport back.
+    pub async fn close(self) -> Result<T, (T, TlsError)> {
+        each_variant!(self, s => s.close().await)
+    }
+
+    /// The signature schemes the handshake offered.
+    pub fn sigalgs(&self) -> SigAlgs {
+        each_variant!(self, s => sigalgs_of(s))
+    }
+}
+
+fn sigalgs_of<T: Read + Write, const S: u8>(_: &TlsStream<'_, T, S>) -> SigAlgs {
+    SigAlgs::from_bits(S)
+}
+
+impl<'b, T: Read + Write + 'b> ErrorType for HostTls<'b, T> {
+    type Error = TlsError;
+}
+
+impl<'b, T: Read + Write + 'b> Read for HostTls<'b, T> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, TlsError> {
+        each_variant!(self, s => s.read(buf).await)
+    }
+}
+
+impl<'b, T: Read + Write + 'b> BufRead for HostTls<'b, T> {
+    async fn fill_buf(&mut self) -> Result<&[u8], TlsError> {
+        each_variant!(self, s => s.fill_buf().await)
+    }
+
+    fn consume(&mut self, amt: usize) {
+        each_variant!(self, s => s.consume(amt))
+    }
+}
+
+impl<'b, T: Read + Write + 'b> Write for HostTls<'b, T> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, TlsError> {
+        each_variant!(self, s => s.write(buf).await)
+    }
+
+    async fn flush(&mut self) -> Result<(), TlsError> {
+        each_variant!(self, s => s.flush().await)
+    }
+}
 
 /// Record buffers for one TLS connection, at the sizes postwire-tls recommends.
 pub struct TlsBuffers {
@@ -177,26 +291,43 @@ pub async fn connect_tls<'b>(
 
 /// Runs the TLS handshake over an already connected transport (implicit TLS right after
 /// connecting, or STARTTLS after the server's go-ahead), within `timeout`, checking
-/// validity periods with the system clock.
+/// validity periods with the system clock. Offers every signature scheme.
 pub async fn start_tls<'b, T>(
     transport: T,
     server_name: &str,
     trust: &Trust<'_>,
     timeout: Duration,
     buffers: &'b mut TlsBuffers,
-) -> Result<TlsStream<'b, T>, ConnectError>
+) -> Result<HostTls<'b, T>, ConnectError>
 where
-    T: embedded_io_async::Read + embedded_io_async::Write + 'b,
+    T: Read + Write + 'b,
 {
-    let mut provider = Provider::<_, SystemClock>::new(os_rng(), trust);
-    let handshake = postwire_tls::connect_with_provider(
+    start_tls_offering(
         transport,
         server_name,
-        &mut provider,
-        &mut buffers.rx,
-        &mut buffers.tx,
-    );
-    match tokio::time::timeout(timeout, handshake).await {
+        trust,
+        SigAlgs::ALL,
+        timeout,
+        buffers,
+    )
+    .await
+}
+
+/// [`start_tls`] offering only the signature schemes of `sigalgs` (`--sigalgs`): a server
+/// with several certificates picks one by this offer.
+pub async fn start_tls_offering<'b, T>(
+    transport: T,
+    server_name: &str,
+    trust: &Trust<'_>,
+    sigalgs: SigAlgs,
+    timeout: Duration,
+    buffers: &'b mut TlsBuffers,
+) -> Result<HostTls<'b, T>, ConnectError>
+where
+    T: Read + Write + 'b,
+{
+    let opened = handshake(transport, server_name, trust, sigalgs, buffers);
+    match tokio::time::timeout(timeout, opened).await {
         Ok(result) => result.map_err(ConnectError::Tls),
         Err(_) => Err(ConnectError::Timeout),
     }

@@ -306,3 +306,107 @@ fn send_delivers_over_both_ports_and_reports_refusals() {
         text(&out.stderr)
     );
 }
+
+/// `--sigalgs` restricts the signature schemes offered, and the shared peers (an ECDSA and an
+/// RSA chain; ECDSA when offered) answer with the chain the offer selects: only RSA reaches
+/// the RSA chain, which only the RSA CA verifies. Checked for `send` (implicit TLS and
+/// STARTTLS), `imap` and `pop3`.
+#[test]
+fn sigalgs_select_the_servers_certificate_chain() {
+    let peers = peers_or_skip!();
+    let host = peers.host().to_string();
+    let ca_rsa = peers.get("MAILPEERS_CA_CERT_RSA").to_string();
+    let ca_ec = peers.get("MAILPEERS_CA_CERT_EC").to_string();
+    let smtps = format!("smtps://{host}:{}", peers.get("MAILPEERS_SUBMISSIONS_PORT"));
+    let smtp = format!("smtp://{host}:{}", peers.get("MAILPEERS_SUBMISSION_PORT"));
+    let imaps = format!("imaps://{host}:{}", peers.get("MAILPEERS_IMAPS_PORT"));
+    let imap = format!("imap://{host}:{}", peers.get("MAILPEERS_IMAP_PORT"));
+    let pop3s = format!("pop3s://{host}:{}", peers.get("MAILPEERS_POP3S_PORT"));
+    let tok = token("cli-sigalgs");
+    let run = |url: &str, ca: &str, sigalgs: Option<&str>| {
+        let mut args: Vec<String> = Vec::new();
+        let cmd = &url[..url.find(':').unwrap()];
+        let cmd = cmd.trim_end_matches('s');
+        let cmd = if cmd == "smtp" { "send" } else { cmd };
+        for a in [
+            cmd,
+            "--server",
+            url,
+            "--user",
+            "alice",
+            "--password-env",
+            "PW",
+        ] {
+            args.push(a.to_string());
+        }
+        args.push("--ca".into());
+        args.push(ca.into());
+        if let Some(s) = sigalgs {
+            args.push("--sigalgs".into());
+            args.push(s.into());
+        }
+        match cmd {
+            "send" => {
+                for a in ["--from", "alice@example.test", "--to", "alice@example.test"] {
+                    args.push(a.into());
+                }
+                args.push("--subject".into());
+                args.push(format!("sigalgs {tok}"));
+            }
+            "imap" => args.push("list".into()),
+            _ => args.push("stat".into()),
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        postwire(&args, &[("PW", "alice-pw")], Some(b"body\n"))
+    };
+    for url in [&smtps, &smtp, &imaps, &imap, &pop3s] {
+        // RSA only: the RSA chain, which the RSA CA verifies.
+        let out = run(url, &ca_rsa, Some("rsa"));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{url} rsa: {}",
+            text(&out.stderr)
+        );
+        // ECDSA only: the ECDSA chain, which the RSA CA does not verify (and nothing but a
+        // ClientHello was sent).
+        let out = run(url, &ca_rsa, Some("ecdsa"));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{url} ecdsa: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("not trusted"),
+            "{url}: {}",
+            text(&out.stderr)
+        );
+        let out = run(url, &ca_ec, Some("ecdsa"));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{url} ecdsa: {}",
+            text(&out.stderr)
+        );
+        // The default offer (ECDSA among others) gets the ECDSA chain too.
+        let out = run(url, &ca_ec, None);
+        assert_eq!(out.status.code(), Some(0), "{url}: {}", text(&out.stderr));
+        // Ed25519 only: neither of the server's keys can sign with it.
+        let out = run(url, &ca_rsa, Some("ed25519"));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{url} ed25519: {}",
+            text(&out.stderr)
+        );
+    }
+    // A bad list is a usage error naming the problem.
+    let out = run(&smtps, &ca_rsa, Some("rsa,dsa"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown signature algorithm family"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -1487,6 +1487,7 @@ async fn send_to_bob(peers: &Peers, subject: &str, text: &str) {
         tls_name: Some(peers.tls_name().to_string()),
         ca: Some(ca(peers)),
         insecure: false,
+        sigalgs: postwire_tls::SigAlgs::ALL,
         credentials: Some(("alice".into(), "alice-pw".into())),
         mechanism: None,
         allow_plaintext: false,

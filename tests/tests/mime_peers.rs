@@ -237,6 +237,7 @@ async fn cli_message_with_html_and_attachments() {
         tls_name: Some(peers.tls_name().to_string()),
         ca: Some(CaSet::from_file(peers.ca_bundle()).unwrap()),
         insecure: false,
+        sigalgs: postwire_tls::SigAlgs::ALL,
         credentials: Some(("alice".into(), "alice-pw".into())),
         mechanism: None,
         allow_plaintext: false,

@@ -62,6 +62,7 @@ fn request(
         tls_name: Some(peers.tls_name().to_string()),
         ca: Some(CaSet::from_file(peers.ca_bundle()).unwrap()),
         insecure: false,
+        sigalgs: postwire_tls::SigAlgs::ALL,
         credentials: Some(("alice".into(), "alice-pw".into())),
         mechanism,
         allow_plaintext: false,

@@ -589,9 +589,9 @@ fn unix_now() -> u64 {
 
 #[tokio::test]
 async fn rsa_and_ecdsa_server_certificate_files_verify() {
-    // The RSA chain cannot be had in a handshake (embedded-tls 0.19 offers ECDSA first and the
-    // servers honour the client's order), so the RSA server certificate is verified directly,
-    // as the handshake would: chain, name and validity against the system clock.
+    // Both server certificate files verified directly, as the handshake would: chain, name and
+    // validity against the system clock (the handshakes that reach each chain are in
+    // `sigalgs_selection_reaches_each_chain`).
     let Some(peers) = Peers::load() else { return };
     for (cert_var, ca_var, other_ca_var) in [
         (
@@ -731,6 +731,7 @@ async fn postwire_send_with_wrong_ca_sends_no_credentials() {
             tls_name: Some("localhost".to_string()),
             ca: Some(peers.ca("MAILPEERS_CA_CERT_RSA")),
             insecure: false,
+            sigalgs: postwire_tls::SigAlgs::ALL,
             credentials: Some(("alice".to_string(), "alice-pw".to_string())),
             mechanism: None,
             allow_plaintext: false,
@@ -884,6 +885,7 @@ async fn postwire_send_without_ca_uses_the_default_roots() {
         tls_name: Some("localhost".to_string()),
         ca: None,
         insecure: false,
+        sigalgs: postwire_tls::SigAlgs::ALL,
         credentials: Some(("alice".to_string(), "alice-pw".to_string())),
         mechanism: None,
         allow_plaintext: false,
@@ -914,4 +916,90 @@ async fn postwire_send_without_ca_uses_the_default_roots() {
         ),
         "{result:?}"
     );
+}
+
+/// The signature schemes of the ClientHello among the bytes a client sent (the first TLS
+/// record), without GREASE values.
+fn offered_schemes(client_bytes: &[u8]) -> Vec<u16> {
+    let record = &client_bytes[5..];
+    let mut i = 4 + 2 + 32;
+    i += 1 + record[i] as usize;
+    i += 2 + u16::from_be_bytes([record[i], record[i + 1]]) as usize;
+    i += 1 + record[i] as usize;
+    let end = i + 2 + u16::from_be_bytes([record[i], record[i + 1]]) as usize;
+    i += 2;
+    while i < end {
+        let kind = u16::from_be_bytes([record[i], record[i + 1]]);
+        let len = u16::from_be_bytes([record[i + 2], record[i + 3]]) as usize;
+        if kind == 13 {
+            return record[i + 6..i + 4 + len]
+                .chunks(2)
+                .map(|p| u16::from_be_bytes([p[0], p[1]]))
+                .filter(|s| postwire_tls::SigAlgs::of_scheme(*s).is_some())
+                .collect();
+        }
+        i += 4 + len;
+    }
+    panic!("no signature_algorithms extension");
+}
+
+/// A selection of signature schemes (`--sigalgs`) is what goes on the wire, the server answers
+/// with the chain it selects, and the handshake completes (the transcript matches the edited
+/// ClientHello): RSA only gives the RSA chain, ECDSA only the ECDSA chain.
+#[tokio::test]
+async fn sigalgs_selection_reaches_each_chain() {
+    use postwire_tls::SigAlgs;
+    let Some(peers) = Peers::load() else { return };
+    let rsa = peers.ca("MAILPEERS_CA_CERT_RSA_DER");
+    let ec = peers.ca("MAILPEERS_CA_CERT_EC_DER");
+    let anchors = [rsa.certs()[0].as_slice(), ec.certs()[0].as_slice()];
+    let trust = Trust::Anchors(&anchors);
+    let (mut rx, mut tx) = (vec![0; 16_640], vec![0; 4096]);
+    for port_var in ["MAILPEERS_SUBMISSIONS_PORT", "MAILPEERS_IMAPS_PORT"] {
+        let proxy = postwire_tests::RoundTripProxy::start(peers.host(), peers.port(port_var)).await;
+        let tcp = connect_tcp("127.0.0.1", proxy.port, TIMEOUT).await.unwrap();
+        let mut provider =
+            Provider::<_, SystemClock, { SigAlgs::RSA.bits() }>::new(os_rng(), &trust);
+        let mut tls =
+            postwire_tls::connect_with_provider(tcp, "localhost", &mut provider, &mut rx, &mut tx)
+                .await
+                .expect("RSA-only handshake");
+        let greeting = read_line(&mut tls).await;
+        assert!(
+            greeting.starts_with("220 ") || greeting.starts_with("* OK"),
+            "{greeting}"
+        );
+        drop(tls);
+        assert_eq!(
+            provider.verifier().trusted_by(),
+            Some(TrustedBy::Anchor(0)),
+            "{port_var}"
+        );
+        let offered = offered_schemes(&proxy.client_bytes());
+        assert!(!offered.is_empty());
+        assert!(
+            offered
+                .iter()
+                .all(|s| SigAlgs::of_scheme(*s) == Some(SigAlgs::RSA)),
+            "{offered:04x?}"
+        );
+
+        let proxy = postwire_tests::RoundTripProxy::start(peers.host(), peers.port(port_var)).await;
+        let tcp = connect_tcp("127.0.0.1", proxy.port, TIMEOUT).await.unwrap();
+        let mut provider =
+            Provider::<_, SystemClock, { SigAlgs::ECDSA.bits() }>::new(os_rng(), &trust);
+        let mut tls =
+            postwire_tls::connect_with_provider(tcp, "localhost", &mut provider, &mut rx, &mut tx)
+                .await
+                .expect("ECDSA-only handshake");
+        let _ = read_line(&mut tls).await;
+        drop(tls);
+        assert_eq!(
+            provider.verifier().trusted_by(),
+            Some(TrustedBy::Anchor(1)),
+            "{port_var}"
+        );
+        let offered = offered_schemes(&proxy.client_bytes());
+        assert_eq!(offered, [0x0403, 0x0503], "{offered:04x?}");
+    }
 }

@@ -37,6 +37,10 @@ pub enum TlsError {
     Closed,
     /// Any other error from embedded-tls (for example a record that does not decrypt).
     Other(embedded_tls::TlsError),
+    /// The signature-scheme selection ([`SigAlgs`](crate::SigAlgs)) leaves nothing to offer
+    /// with the algorithms of this build (for example `rsa` without the `rsa` feature).
+    /// Nothing was sent.
+    NoSignatureScheme,
 }
 
 impl TlsError {
@@ -94,6 +98,10 @@ impl core::fmt::Display for TlsError {
             Self::Io(kind) => write!(f, "transport error: {kind:?}"),
             Self::Closed => f.write_str("TLS connection closed"),
             Self::Other(e) => write!(f, "TLS error: {e:?}"),
+            Self::NoSignatureScheme => f.write_str(
+                "no signature scheme left to offer: the selected families (--sigalgs) are not \
+                 compiled into this build",
+            ),
         }
     }
 }
@@ -107,7 +115,7 @@ impl embedded_io::Error for TlsError {
             Self::Io(kind) => *kind,
             Self::Closed => K::ConnectionAborted,
             Self::CertificateInvalid(_) | Self::HostnameMismatch => K::PermissionDenied,
-            Self::ServerName => K::InvalidInput,
+            Self::ServerName | Self::NoSignatureScheme => K::InvalidInput,
             Self::BufferTooSmall => K::OutOfMemory,
             Self::ProtocolVersion => K::Unsupported,
             Self::Handshake(_) | Self::Other(_) => K::InvalidData,
@@ -157,6 +165,9 @@ pub enum CertError {
     /// The server's CertificateVerify signature (its proof of holding the certificate's
     /// private key) does not verify.
     BadHandshakeSignature,
+    /// The server signed the handshake with a signature scheme the ClientHello did not offer
+    /// (see [`SigAlgs`](crate::SigAlgs)).
+    SchemeNotOffered,
     /// With [`Trust::Pinned`](crate::Trust::Pinned): the server's public key matches no pin.
     NotPinned,
     /// The server did not authenticate: no certificate, a raw public key, or no
@@ -223,6 +234,7 @@ impl core::fmt::Display for CertError {
             Self::BadSignature => "bad certificate signature",
             Self::UnsupportedSignatureAlgorithm => "unsupported signature algorithm or key",
             Self::BadHandshakeSignature => "bad CertificateVerify signature",
+            Self::SchemeNotOffered => "server signed with a signature scheme that was not offered",
             Self::NotPinned => "server public key matches no pin",
             Self::NoCertificate => "server did not authenticate",
             Self::Malformed => "malformed certificate",

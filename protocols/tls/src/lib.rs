@@ -106,6 +106,7 @@ pub mod algs;
 mod chain;
 mod der;
 mod error;
+pub mod offer;
 pub mod pem;
 #[cfg(feature = "rsa")]
 mod rsa;
@@ -116,6 +117,7 @@ pub use chain::{
     MAX_CHAIN_LEN, Time, Trust, TrustedBy, signature_algorithms, spki_sha256, verify_server_chain,
 };
 pub use error::{CertError, TlsError};
+pub use offer::{SigAlgs, SigAlgsError, Suite};
 pub use stream::{
     RECORD_READ_BUF_SIZE, RECORD_WRITE_BUF_SIZE, TlsStream, connect, connect_with_provider,
 };

@@ -8,7 +8,8 @@ use rand_core::CryptoRngCore;
 
 use crate::TlsError;
 use crate::Trust;
-use crate::verify::{CipherSuite, MAX_SERVER_NAME_LEN, Provider};
+use crate::offer::{Offered, SigAlgs, Suite};
+use crate::verify::{MAX_SERVER_NAME_LEN, Provider};
 
 /// Size of a record read buffer that fits every TLS record: 16 KiB of plaintext plus
 /// 256 bytes of record overhead (16,640 bytes). Smaller buffers only work with servers that
@@ -32,25 +33,28 @@ pub const RECORD_WRITE_BUF_SIZE: usize = 4096;
 ///
 /// Cancel safety: like the transport's; a cancelled read or write can leave a partial record
 /// behind, after which the connection must be dropped.
-pub struct TlsStream<'a, T>
+///
+/// `S` is the signature-scheme selection the handshake offered ([`SigAlgs::bits`]; the
+/// default offers every scheme). Under embedded-tls the stream runs over [`Offered`]`<T, S>`.
+pub struct TlsStream<'a, T, const S: u8 = { SigAlgs::ALL_BITS }>
 where
     T: Read + Write + 'a,
 {
-    conn: TlsConnection<'a, T, CipherSuite>,
+    conn: TlsConnection<'a, Offered<T, S>, Suite<S>>,
     eof: bool,
 }
 
-impl<'a, T> TlsStream<'a, T>
+impl<'a, T, const S: u8> TlsStream<'a, T, S>
 where
     T: Read + Write + 'a,
 {
     /// The embedded-tls connection (for its flush policy, for example).
-    pub fn inner_mut(&mut self) -> &mut TlsConnection<'a, T, CipherSuite> {
+    pub fn inner_mut(&mut self) -> &mut TlsConnection<'a, Offered<T, S>, Suite<S>> {
         &mut self.conn
     }
 
     /// The embedded-tls connection.
-    pub fn into_inner(self) -> TlsConnection<'a, T, CipherSuite> {
+    pub fn into_inner(self) -> TlsConnection<'a, Offered<T, S>, Suite<S>> {
         self.conn
     }
 
@@ -59,18 +63,19 @@ where
         self.conn
             .close()
             .await
-            .map_err(|(t, e)| (t, TlsError::from_stream(e)))
+            .map(Offered::into_inner)
+            .map_err(|(t, e)| (t.into_inner(), TlsError::from_stream(e)))
     }
 }
 
-impl<'a, T> ErrorType for TlsStream<'a, T>
+impl<'a, T, const S: u8> ErrorType for TlsStream<'a, T, S>
 where
     T: Read + Write + 'a,
 {
     type Error = TlsError;
 }
 
-impl<'a, T> Read for TlsStream<'a, T>
+impl<'a, T, const S: u8> Read for TlsStream<'a, T, S>
 where
     T: Read + Write + 'a,
 {
@@ -89,7 +94,7 @@ where
     }
 }
 
-impl<'a, T> BufRead for TlsStream<'a, T>
+impl<'a, T, const S: u8> BufRead for TlsStream<'a, T, S>
 where
     T: Read + Write + 'a,
 {
@@ -114,7 +119,7 @@ where
     }
 }
 
-impl<'a, T> Write for TlsStream<'a, T>
+impl<'a, T, const S: u8> Write for TlsStream<'a, T, S>
 where
     T: Read + Write + 'a,
 {
@@ -210,30 +215,48 @@ where
 
 /// Like [`connect`], with a [`Provider`] made by the caller: choose a clock for certificate
 /// validity checks, or look at the provider's verifier after the handshake.
-pub async fn connect_with_provider<'a, T, R, C>(
+///
+/// The provider's selection `S` restricts the signature schemes offered (see
+/// [`crate::offer`]): `Provider::<_, _, { SigAlgs::RSA.bits() }>` offers only RSA, so a
+/// server with an ECDSA and an RSA certificate answers with the RSA one.
+pub async fn connect_with_provider<'a, T, R, C, const S: u8>(
     transport: T,
     server_name: &str,
-    provider: &mut Provider<'_, R, C>,
+    provider: &mut Provider<'_, R, C, S>,
     record_read_buf: &'a mut [u8],
     record_write_buf: &'a mut [u8],
-) -> Result<TlsStream<'a, T>, TlsError>
+) -> Result<TlsStream<'a, T, S>, TlsError>
 where
     T: Read + Write + 'a,
     R: CryptoRngCore,
     C: TlsClock,
 {
     let is_ip = check_server_name(server_name)?;
-    provider.verifier_mut().prepare(server_name)?;
-    let mut config = TlsConfig::new();
     // embedded-tls offers ECDSA P-256, P-384 and Ed25519 always; the RSA schemes (appended
     // after those) only when this build can verify them.
+    let compiled = if cfg!(feature = "rsa") {
+        SigAlgs::ALL
+    } else {
+        SigAlgs::ECDSA.with(SigAlgs::ED25519)
+    };
+    let offered = SigAlgs::from_bits(S & compiled.bits());
+    if offered.is_empty() {
+        return Err(TlsError::NoSignatureScheme);
+    }
+    provider.verifier_mut().prepare(server_name)?;
+    provider.verifier_mut().set_offered(SigAlgs::from_bits(S));
+    let mut config = TlsConfig::new();
     if cfg!(feature = "rsa") {
         config = config.enable_rsa_signatures();
     }
     if !is_ip {
         config = config.with_server_name(server_name);
     }
-    let mut conn = TlsConnection::new(transport, record_read_buf, record_write_buf);
+    let mut conn = TlsConnection::new(
+        Offered::<T, S>::new(transport),
+        record_read_buf,
+        record_write_buf,
+    );
     let opened = conn.open(TlsContext::new(&config, &mut *provider)).await;
     let verifier = provider.verifier();
     match opened {

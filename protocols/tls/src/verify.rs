@@ -3,8 +3,8 @@
 use core::marker::PhantomData;
 
 use embedded_tls::{
-    Aes128GcmSha256, CertificateEntryRef, CertificateRef, CertificateVerifyRef, CryptoProvider,
-    NoClock, TlsCipherSuite, TlsClock, TlsVerifier,
+    CertificateEntryRef, CertificateRef, CertificateVerifyRef, CryptoProvider, NoClock,
+    TlsCipherSuite, TlsClock, TlsVerifier,
 };
 use rand_core::CryptoRngCore;
 use sha2::Digest;
@@ -13,13 +13,15 @@ use crate::chain::{
     MAX_CHAIN_LEN, Time, Trust, TrustedBy, leaf_spki, verify_handshake_signature,
     verify_server_chain,
 };
+use crate::offer::{SigAlgs, Suite};
 use crate::{CertError, TlsError};
 
-/// The cipher suite every connection of this crate uses (TLS_AES_128_GCM_SHA256).
+/// The cipher suite every connection of this crate uses: TLS_AES_128_GCM_SHA256 with the
+/// signature-scheme selection `S` (see [`Suite`]; the default offers every scheme).
 ///
 /// One suite for all connections keeps a single copy of the handshake code in flash. Every
 /// TLS 1.3 server must support it (RFC 8446 §9.1).
-pub type CipherSuite = Aes128GcmSha256;
+pub type CipherSuite<const S: u8 = { SigAlgs::ALL_BITS }> = Suite<S>;
 
 /// The longest server name (DNS name or IP address text) that can be verified: the longest
 /// DNS name (RFC 1035: 253 characters in text form).
@@ -102,6 +104,7 @@ pub struct Verifier<'a, C: TlsClock = NoClock> {
     state: State,
     trusted_by: Option<TrustedBy>,
     error: Option<TlsError>,
+    offered: SigAlgs,
     _clock: PhantomData<fn() -> C>,
 }
 
@@ -118,6 +121,7 @@ impl<'a, C: TlsClock> Verifier<'a, C> {
             state: State::Pending,
             trusted_by: None,
             error: None,
+            offered: SigAlgs::ALL,
             _clock: PhantomData,
         }
     }
@@ -227,7 +231,16 @@ impl<'a, C: TlsClock> Verifier<'a, C> {
         Ok(())
     }
 
+    /// Sets the signature schemes the ClientHello offered: a CertificateVerify with any other
+    /// scheme is refused (RFC 8446 §4.4.3).
+    pub(crate) fn set_offered(&mut self, offered: SigAlgs) {
+        self.offered = offered;
+    }
+
     fn check_signature(&self, verify: &CertificateVerifyRef<'_>) -> Result<(), TlsError> {
+        if !self.offered.allows_scheme(verify.signature_scheme.as_u16()) {
+            return Err(CertError::SchemeNotOffered.into());
+        }
         // 64 spaces, the context string, the transcript hash (RFC 8446 §4.4.3).
         let mut message = [0x20u8; 64 + CONTEXT.len() + MAX_HASH_LEN];
         let hash = self
@@ -317,12 +330,15 @@ impl<'a, C: TlsClock, S: TlsCipherSuite> TlsVerifier<S> for Verifier<'a, C> {
 ///
 /// Use one `Provider` type (one `R` and `C`) per firmware: each combination compiles its own
 /// copy of the handshake.
-pub struct Provider<'a, R, C: TlsClock = NoClock> {
+///
+/// `S` is the signature-scheme selection ([`SigAlgs::bits`]) the ClientHello offers; the
+/// default offers every scheme this build can verify. See [`crate::offer`].
+pub struct Provider<'a, R, C: TlsClock = NoClock, const S: u8 = { SigAlgs::ALL_BITS }> {
     rng: R,
     verifier: Verifier<'a, C>,
 }
 
-impl<'a, R: CryptoRngCore, C: TlsClock> Provider<'a, R, C> {
+impl<'a, R: CryptoRngCore, C: TlsClock, const S: u8> Provider<'a, R, C, S> {
     /// A provider that draws randomness from `rng` and verifies servers with `trust`.
     pub fn new(rng: R, trust: &Trust<'a>) -> Self {
         Self {
@@ -346,8 +362,8 @@ impl<'a, R: CryptoRngCore, C: TlsClock> Provider<'a, R, C> {
     }
 }
 
-impl<R: CryptoRngCore, C: TlsClock> CryptoProvider for Provider<'_, R, C> {
-    type CipherSuite = CipherSuite;
+impl<R: CryptoRngCore, C: TlsClock, const S: u8> CryptoProvider for Provider<'_, R, C, S> {
+    type CipherSuite = Suite<S>;
     // No client certificates: the signer is never used.
     type Signature = [u8; 0];
 
