@@ -9,11 +9,14 @@
 //! - [`pop3`]: `postwire pop3` as a function and its command-line front end.
 //! - [`imap`]: `postwire imap`: connection setup (connect, STARTTLS, login) as a function,
 //!   and the command-line front end.
+//! - [`peer`]: an in-process, memory-backed SMTP/IMAP/POP3 peer over TLS for tests and
+//!   `postwire demo` (a test peer, not a mail server).
 
 pub mod decode;
 pub mod imap;
 pub mod message;
 pub mod net;
+pub mod peer;
 pub mod pop3;
 pub mod send;
 pub mod tls;
