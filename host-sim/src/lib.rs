@@ -1,6 +1,7 @@
 //! postwire on the host: std/tokio adapters to `embedded-io-async`, TLS over them with the same
 //! embedded-tls code a firmware uses, and the pieces of the `postwire` command-line tool.
 //!
+//! - [`app_net`]: the device logic (`postwire-app`) on the host: its `Net` over tokio.
 //! - [`net`]: TCP connections (TCP_NODELAY set), a tokio-backed `DelayNs`, the OS RNG.
 //! - [`tls`]: CA files, and TLS handshakes over host sockets through `postwire-tls`.
 //! - [`send`]: `postwire send` as a function.
@@ -12,6 +13,7 @@
 //! - [`peer`]: an in-process, memory-backed SMTP/IMAP/POP3 peer over TLS for tests and
 //!   `postwire demo` (a test peer, not a mail server).
 
+pub mod app_net;
 pub mod decode;
 pub mod imap;
 pub mod message;
