@@ -106,18 +106,37 @@ fn address_list(c: &mut Cursor<'_>) -> PResult<()> {
 pub(crate) fn envelope<'a>(c: &mut Cursor<'a>) -> PResult<Envelope<'a>> {
     let base = *c;
     c.byte(b'(')?;
+    // Written out field by field (no loop over a field index): each test then has its own
+    // branch history.
     let mut fields = [0u32; 10];
-    for (i, f) in fields.iter_mut().enumerate() {
-        if i > 0 {
-            c.sp_lenient()?;
-        }
-        *f = u32::try_from(c.pos).map_err(|_| Error::Malformed { offset: c.pos })?;
-        if (2..8).contains(&i) {
-            address_list(c)?;
-        } else {
-            c.skip_nstring()?;
-        }
+    let [
+        date,
+        subject,
+        from,
+        sender,
+        reply_to,
+        to,
+        cc,
+        bcc,
+        in_reply_to,
+        message_id,
+    ] = &mut fields;
+    *date = pos32(c)?;
+    c.skip_nstring()?;
+    c.sp_lenient()?;
+    *subject = pos32(c)?;
+    c.skip_nstring()?;
+    for f in [from, sender, reply_to, to, cc, bcc] {
+        c.sp_lenient()?;
+        *f = pos32(c)?;
+        address_list(c)?;
     }
+    c.sp_lenient()?;
+    *in_reply_to = pos32(c)?;
+    c.skip_nstring()?;
+    c.sp_lenient()?;
+    *message_id = pos32(c)?;
+    c.skip_nstring()?;
     c.eat(b' ');
     c.byte(b')')?;
     Ok(Envelope { c: base, fields })
@@ -349,7 +368,7 @@ fn body_fields(c: &mut Cursor<'_>, depth: u8) -> PResult<Fields> {
             c.pos += 1;
             f.params = pos32(c)?;
             params(c)?;
-            ext_tail(c, &mut f, 1)?;
+            ext_tail(c, &mut f)?;
         }
     } else {
         f.first = pos32(c)?;
@@ -399,7 +418,7 @@ fn body_fields(c: &mut Cursor<'_>, depth: u8) -> PResult<Fields> {
             c.pos += 1;
             f.ext[0] = pos32(c)?;
             c.skip_nstring()?;
-            ext_tail(c, &mut f, 1)?;
+            ext_tail(c, &mut f)?;
         }
     }
     c.eat(b' ');
@@ -407,33 +426,43 @@ fn body_fields(c: &mut Cursor<'_>, depth: u8) -> PResult<Fields> {
     Ok(f)
 }
 
-/// `[SP dsp [SP lang [SP loc *(SP extension)]]]`, filling `f.ext[from..]`.
-fn ext_tail(c: &mut Cursor<'_>, f: &mut Fields, from: usize) -> PResult<()> {
-    for i in from..5 {
+/// `[SP dsp [SP lang [SP loc *(SP extension)]]]`, filling `f.ext[1..]`. Written out field by
+/// field rather than as a loop over the field index, so that each test has its own branch
+/// history.
+fn ext_tail(c: &mut Cursor<'_>, f: &mut Fields) -> PResult<()> {
+    #[inline(always)]
+    fn next(c: &mut Cursor<'_>, slot: &mut u32) -> PResult<bool> {
+        if !(c.peek() == Some(b' ') && c.peek_at(1) != Some(b')')) {
+            return Ok(false);
+        }
+        c.pos += 1;
+        *slot = pos32(c)?;
+        Ok(true)
+    }
+    let [_, dsp, lang, loc, rest] = &mut f.ext;
+    if !next(c, dsp)? {
+        return Ok(());
+    }
+    disposition(c)?;
+    if !next(c, lang)? {
+        return Ok(());
+    }
+    languages(c)?;
+    if !next(c, loc)? {
+        return Ok(());
+    }
+    c.skip_nstring()?;
+    if !next(c, rest)? {
+        return Ok(());
+    }
+    // Any further extension values.
+    loop {
+        c.skip_value(super::lex::MAX_NESTING)?;
         if !(c.peek() == Some(b' ') && c.peek_at(1) != Some(b')')) {
             return Ok(());
         }
         c.pos += 1;
-        if let Some(slot) = f.ext.get_mut(i) {
-            *slot = pos32(c)?;
-        }
-        match i {
-            1 => drop(disposition(c)?),
-            2 => drop(languages(c)?),
-            3 => c.skip_nstring()?,
-            _ => {
-                // Any further extension values.
-                loop {
-                    c.skip_value(super::lex::MAX_NESTING)?;
-                    if !(c.peek() == Some(b' ') && c.peek_at(1) != Some(b')')) {
-                        break;
-                    }
-                    c.pos += 1;
-                }
-            }
-        }
     }
-    Ok(())
 }
 
 impl<'a> BodyStructure<'a> {

@@ -177,10 +177,52 @@ fn item_name<'a>(c: &mut Cursor<'a>) -> PResult<(&'a [u8], usize)> {
     Ok((c.slice(start, c.pos), base_end - start))
 }
 
+/// The items most responses carry, recognised without scanning the name byte by byte.
+#[derive(Clone, Copy)]
+enum Common {
+    Uid,
+    Flags,
+    InternalDate,
+    Rfc822Size,
+    Envelope,
+    BodyStructure,
+}
+
+/// If the cursor is at one of the [`Common`] items, spelt in upper case (as servers send
+/// them) and followed by a space, return it and the length of its name.
+#[inline(always)]
+fn common_item(c: &Cursor<'_>) -> Option<(Common, usize)> {
+    let rest = c.rest();
+    let (item, name): (Common, &[u8]) = match rest.first()? {
+        b'U' if rest.starts_with(b"UID ") => (Common::Uid, b"UID"),
+        b'F' if rest.starts_with(b"FLAGS ") => (Common::Flags, b"FLAGS"),
+        b'I' if rest.starts_with(b"INTERNALDATE ") => (Common::InternalDate, b"INTERNALDATE"),
+        b'R' if rest.starts_with(b"RFC822.SIZE ") => (Common::Rfc822Size, b"RFC822.SIZE"),
+        b'E' if rest.starts_with(b"ENVELOPE ") => (Common::Envelope, b"ENVELOPE"),
+        b'B' if rest.starts_with(b"BODYSTRUCTURE ") => (Common::BodyStructure, b"BODYSTRUCTURE"),
+        _ => return None,
+    };
+    Some((item, name.len()))
+}
+
 /// Parse one item. `Ok((name, Err(StreamedLiteral)))` when its value is a streamed literal.
 pub(crate) fn item<'a>(
     c: &mut Cursor<'a>,
 ) -> PResult<(&'a [u8], Result<FetchItem<'a>, StreamedLiteral>)> {
+    // Fast path, same result as the general one below: name, one space, value.
+    if let Some((common, len)) = common_item(c) {
+        let name = c.slice(c.pos, c.pos + len);
+        c.pos += len + 1;
+        let v = match common {
+            Common::Uid => FetchItem::Uid(c.nz_number()?),
+            Common::Flags => FetchItem::Flags(paren_list(c, p_flag)?),
+            Common::InternalDate => FetchItem::InternalDate(c.string()?),
+            Common::Rfc822Size => FetchItem::Rfc822Size(c.number()?),
+            Common::Envelope => FetchItem::Envelope(envelope(c)?),
+            Common::BodyStructure => FetchItem::BodyStructure(body(c, MAX_NESTING)?),
+        };
+        return Ok((name, Ok(v)));
+    }
     let (name, base_len) = item_name(c)?;
     let base = name.get(..base_len).unwrap_or_default();
     let sectioned = base_len != name.len();

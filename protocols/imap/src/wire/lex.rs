@@ -74,21 +74,21 @@ fn class(b: u8) -> u8 {
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
+/// The high bit of each byte of `v` that is `"`, a backslash or below 0x0E (a superset of
+/// NUL, LF and CR). `(x - 0x01..) & !x & 0x80..` flags the bytes of `x` below 1 (zero) or,
+/// for `v`, below 0x0E; exact for the lowest flagged byte (little-endian order), bytes
+/// above it may be flagged spuriously through the borrow, which is harmless here.
+#[inline(always)]
+fn stops(v: u64) -> u64 {
+    let (q, e) = (v ^ (LO * b'"' as u64), v ^ (LO * b'\\' as u64));
+    ((q.wrapping_sub(LO) & !q) | (e.wrapping_sub(LO) & !e) | (v.wrapping_sub(LO * 0x0e) & !v)) & HI
+}
+
 /// Position of the first byte at or after `p` in `line` that ends the plain run of a
 /// quoted string (`"`, `\\`, CR, LF or NUL), or `line.len()`. Eight bytes at a time while
 /// eight bytes are left.
-#[inline]
+#[inline(always)]
 fn quoted_stop(line: &[u8], mut p: usize) -> usize {
-    // `"`, `\\`, or a byte below 0x0E (a superset of NUL, LF and CR).
-    // `(x - 0x01..) & !x & 0x80..` flags the bytes of `x` below 1 (zero) or, for `v`,
-    // below 0x0E; exact for the lowest flagged byte (little-endian order), bytes above
-    // it may be flagged spuriously through the borrow, which is harmless here.
-    #[inline(always)]
-    fn stops(v: u64) -> u64 {
-        let (q, e) = (v ^ (LO * b'"' as u64), v ^ (LO * b'\\' as u64));
-        ((q.wrapping_sub(LO) & !q) | (e.wrapping_sub(LO) & !e) | (v.wrapping_sub(LO * 0x0e) & !v))
-            & HI
-    }
     // Sixteen bytes per step while sixteen are left, then eight.
     loop {
         let (m, base) = if let Some(w) = line.get(p..p + 16)
@@ -96,14 +96,17 @@ fn quoted_stop(line: &[u8], mut p: usize) -> usize {
         {
             let v = u128::from_le_bytes(w);
             let (m1, m2) = (stops(v as u64), stops((v >> 64) as u64));
-            if m1 != 0 {
-                (m1, p)
-            } else if m2 != 0 {
-                (m2, p + 8)
-            } else {
+            if m1 | m2 == 0 {
                 p += 16;
                 continue;
             }
+            // Select without a branch (the half holding the stop varies from string to
+            // string): a conditional move.
+            let in_first = m1 != 0;
+            (
+                if in_first { m1 } else { m2 },
+                p + 8 * usize::from(!in_first),
+            )
         } else if let Some(w) = line.get(p..p + 8)
             && let Ok(w) = <[u8; 8]>::try_from(w)
         {
@@ -130,6 +133,60 @@ fn quoted_stop(line: &[u8], mut p: usize) -> usize {
         p += 1;
     }
     p
+}
+
+/// Scan the content of a quoted string from `p` (just after its opening `"`): `(close, 0)`
+/// or `(close, 1)` (escapes seen) with `close` the position of the closing quote, or
+/// `(p, 2)` with `p` the position of a byte that may not appear (CR, LF, NUL, a backslash
+/// not followed by `"` or a backslash) or the end of the line.
+///
+/// Two scalars instead of a `Result` so that the answer comes back in registers.
+#[inline(never)]
+fn scan_quoted(line: &[u8], mut p: usize) -> (usize, u8) {
+    let mut escaped = 0;
+    loop {
+        p = quoted_stop(line, p);
+        match line.get(p) {
+            Some(b'"') => return (p, escaped),
+            Some(b'\\') => match line.get(p + 1) {
+                Some(b'"' | b'\\') => {
+                    escaped = 1;
+                    p += 2;
+                }
+                _ => return (p, 2),
+            },
+            _ => return (p, 2),
+        }
+    }
+}
+
+/// The leading decimal digits of the eight bytes `w` (first byte lowest): `Some((value,
+/// count))` when a non-digit follows within the word (count 0..=7), `None` when all eight
+/// bytes are digits.
+#[inline(always)]
+fn swar_number(w: u64) -> Option<(u64, usize)> {
+    // A byte is a digit when its high nibble is 3 and adding 6 does not carry out of its
+    // low nibble. A carry out of a byte (only from a byte >= 0xFA, a non-digit) can only
+    // disturb bytes above it, so the lowest non-zero byte of `nd` is exact.
+    let hi_nibble = (w & (LO * 0xf0)) ^ (LO * 0x30);
+    let lo_nibble = (w.wrapping_add(LO * 0x06) & (LO * 0xf0)) ^ (LO * 0x30);
+    let nd = hi_nibble | lo_nibble;
+    // High bit of every non-zero byte of `nd` (no carries between bytes).
+    let flags = (((nd & (LO * 0x7f)) + LO * 0x7f) | nd) & HI;
+    if flags == 0 {
+        return None;
+    }
+    let n = flags.trailing_zeros() / 8; // 0..=7
+    if n == 0 {
+        return Some((0, 0));
+    }
+    // Keep the `n` digits as values 0..=9, right-aligned in an eight-digit number whose
+    // leading (low) bytes are zero, then combine pairs, quads and the two halves.
+    let d = (w & (LO * 0x0f)) << (8 * (8 - n));
+    let d = (d.wrapping_mul(10) + (d >> 8)) & 0x00ff_00ff_00ff_00ff;
+    let d = (d.wrapping_mul(100) + (d >> 16)) & 0x0000_ffff_0000_ffff;
+    let d = (d.wrapping_mul(10_000) + (d >> 32)) & 0xffff_ffff;
+    Some((d, n as usize))
 }
 
 /// Whether `b` is an IMAP ATOM-CHAR (RFC 3501 §9).
@@ -528,6 +585,23 @@ impl<'a> Cursor<'a> {
     #[inline]
     pub fn number(&mut self) -> PResult<u64> {
         let start = self.pos;
+        // Fast path: fewer than eight digits followed by a non-digit, read as one word.
+        if let Some(w) = self.line.get(start..start.wrapping_add(8))
+            && let Ok(w) = <[u8; 8]>::try_from(w)
+            && let Some((v, n)) = swar_number(u64::from_le_bytes(w))
+        {
+            if n == 0 {
+                return self.err();
+            }
+            self.pos = start + n;
+            return Ok(v);
+        }
+        self.number_slow()
+    }
+
+    #[inline(never)]
+    fn number_slow(&mut self) -> PResult<u64> {
+        let start = self.pos;
         let rest = self.line.get(start..).unwrap_or_default();
         let mut v: u64 = 0;
         let mut n = 0;
@@ -609,24 +683,31 @@ impl<'a> Cursor<'a> {
 
     /// Scan a quoted string whose opening `"` is at `start - 1`: `Ok((close, escaped))`
     /// with `close` the position of the closing quote, `Err(p)` at the offending byte.
+    ///
+    /// Fast path without a call: a string without escapes that closes within the next eight
+    /// bytes is found with one word test.
     #[inline(always)]
     fn quoted_tail(&self, start: usize) -> Result<(usize, bool), usize> {
-        let line = self.line;
-        let mut p = start;
-        let mut escaped = false;
-        loop {
-            p = quoted_stop(line, p);
-            match line.get(p) {
-                Some(b'"') => return Ok((p, escaped)),
-                Some(b'\\') => match line.get(p + 1) {
-                    Some(b'"' | b'\\') => {
-                        escaped = true;
-                        p += 2;
-                    }
-                    _ => return Err(p),
-                },
-                _ => return Err(p),
+        let mut from = start;
+        if let Some(w) = self.line.get(start..start.wrapping_add(8))
+            && let Ok(w) = <[u8; 8]>::try_from(w)
+        {
+            let v = u64::from_le_bytes(w);
+            let m = stops(v);
+            if m == 0 {
+                from = start + 8;
+            } else {
+                let k = m.trailing_zeros() / 8;
+                // `stops` is exact for its lowest flagged byte: no stop byte before it.
+                if (v >> (8 * k)) as u8 == b'"' {
+                    return Ok((start + k as usize, false));
+                }
             }
+        }
+        match scan_quoted(self.line, from) {
+            (p, 0) => Ok((p, false)),
+            (p, 1) => Ok((p, true)),
+            (p, _) => Err(p),
         }
     }
 
@@ -830,6 +911,23 @@ mod tests {
         assert_eq!(unescape(c.quoted().unwrap()), b"\"");
     }
 
+    /// The content of a quoted string, byte by byte (see `Cursor::quoted_tail`).
+    fn naive_quoted(s: &[u8]) -> Result<(usize, bool), usize> {
+        let (mut i, mut escaped) = (0, false);
+        while i < s.len() {
+            match s[i] {
+                b'"' => return Ok((i, escaped)),
+                b'\\' if matches!(s.get(i + 1), Some(b'"' | b'\\')) => {
+                    escaped = true;
+                    i += 2;
+                }
+                b'\\' | b'\r' | b'\n' | 0 => return Err(i),
+                _ => i += 1,
+            }
+        }
+        Err(s.len())
+    }
+
     #[test]
     fn quoted_stop_matches_bytewise_scan() {
         let naive = |s: &[u8]| {
@@ -857,10 +955,48 @@ mod tests {
                     })
                     .collect();
                 assert_eq!(quoted_stop(&s, 0), naive(&s), "{s:?}");
+                let c = Cursor::new(&s, s.len());
+                assert_eq!(c.quoted_tail(0), naive_quoted(&s), "{s:?}");
                 if len > 3 {
                     assert_eq!(quoted_stop(&s, 3), 3 + naive(&s[3..]), "{s:?}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn swar_number_matches_bytewise_parse() {
+        let alphabet = [
+            b'0', b'5', b'9', b'/', b':', b' ', b')', 0xfa, 0xff, 0x39, 0x30, b'a',
+        ];
+        let mut x: u32 = 987_654_321;
+        for _ in 0..200_000 {
+            let mut w = [0u8; 8];
+            for b in &mut w {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                *b = if x.is_multiple_of(3) {
+                    alphabet[(x / 3) as usize % alphabet.len()]
+                } else {
+                    b'0' + (x % 10) as u8
+                };
+            }
+            let n = w.iter().take_while(|b| b.is_ascii_digit()).count();
+            let want = if n == 8 {
+                None
+            } else {
+                let v = w[..n]
+                    .iter()
+                    .fold(0u64, |v, &b| v * 10 + u64::from(b - b'0'));
+                Some((v, n))
+            };
+            assert_eq!(swar_number(u64::from_le_bytes(w)), want, "{w:?}");
+            // The cursor gives the same number with and without the fast path.
+            let mut c = Cursor::new(&w, 8);
+            let mut slow = c;
+            assert_eq!(c.number().ok(), slow.number_slow().ok(), "{w:?}");
+            assert_eq!(c.pos, slow.pos, "{w:?}");
         }
     }
 
