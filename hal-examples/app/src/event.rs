@@ -77,6 +77,14 @@ pub enum Event<'a> {
         /// Its sender (empty when it has no usable `From:`).
         from: &'a str,
     },
+    /// An automatic message (`Auto-Submitted:`, e.g. another device's reply, or a bounce):
+    /// not executed, not answered (RFC 3834), filed or deleted like a handled one.
+    Automatic {
+        /// The message.
+        msg: MsgRef<'a>,
+        /// Its sender.
+        from: &'a str,
+    },
     /// A message that already carries the done keyword: only filed.
     AlreadyDone {
         /// The message.
@@ -169,6 +177,10 @@ impl fmt::Display for Event<'_> {
             Event::NotAllowed { msg, from } => {
                 write!(f, "message {msg} from {from:?} ignored: sender not allowed")
             }
+            Event::Automatic { msg, from } => write!(
+                f,
+                "message {msg} from {from:?} ignored: automatic (Auto-Submitted), not answered"
+            ),
             Event::AlreadyDone { msg } => write!(f, "message {msg} already done: only filing it"),
             Event::Resumed { msg, stage } => {
                 write!(

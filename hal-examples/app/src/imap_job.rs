@@ -253,13 +253,15 @@ where
                 self.journal_changed();
                 self.events.on(&Event::AlreadyDone { msg: m });
             }
-            Plan::Execute if !self.settings.is_allowed(msg.from.as_str()) => {
+            Plan::Execute if msg.auto || !self.settings.is_allowed(msg.from.as_str()) => {
                 self.journal.claim(uid, msg.pending(false));
                 self.journal.advance(Stage::Replied);
                 self.journal_changed();
-                self.events.on(&Event::NotAllowed {
-                    msg: m,
-                    from: msg.from.as_str(),
+                let from = msg.from.as_str();
+                self.events.on(&if msg.auto {
+                    Event::Automatic { msg: m, from }
+                } else {
+                    Event::NotAllowed { msg: m, from }
                 });
             }
             Plan::Execute => {

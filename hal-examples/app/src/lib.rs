@@ -25,6 +25,14 @@
 //! the execution (reply, flag, move / DELE) is repeated or skipped on resume until it is
 //! known to be done. Connection cuts at any point cannot make a command run twice.
 //!
+//! # Who may command the device
+//!
+//! Only messages whose `From:` is in [`Settings::allowed_senders`] are executed (the check is
+//! as strong as the server's sender checks). Automatic messages — `Auto-Submitted:` other than
+//! `no` (RFC 3834), which every reply of this app carries — are never executed nor answered,
+//! so two devices, or a device and its own replies in a shared mailbox, cannot answer each
+//! other forever. Both kinds are filed (IMAP) or deleted (POP3) without a reply.
+//!
 //! # Transport, TLS, time, randomness
 //!
 //! The app talks TCP through the caller's [`Net`] (embassy-net on a device, tokio on the

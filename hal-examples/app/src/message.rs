@@ -35,6 +35,9 @@ pub(crate) struct Incoming {
     pub done: bool,
     /// Some body bytes arrived.
     pub seen: bool,
+    /// An automatic message (RFC 3834 `Auto-Submitted:` other than `no`): never executed
+    /// nor answered, so that two responders cannot answer each other forever.
+    pub auto: bool,
 }
 
 impl Incoming {
@@ -48,6 +51,7 @@ impl Incoming {
             text_truncated: false,
             done: false,
             seen: false,
+            auto: false,
         }
     }
 
@@ -180,6 +184,8 @@ fn on_event(
                     msg.subject = decode_subject(f.value);
                 } else if f.name.eq_ignore_ascii_case(b"Message-ID") {
                     msg.message_id = parse_message_id(f.value);
+                } else if f.name.eq_ignore_ascii_case(b"Auto-Submitted") {
+                    msg.auto |= is_automatic(f.value);
                 }
             }
             MimeEvent::PartStart(_) => *top = false,
@@ -188,6 +194,17 @@ fn on_event(
         }
         ex.event(ev, &mut msg.text);
     }
+}
+
+/// Whether an `Auto-Submitted:` value marks an automatic message: any keyword but `no`
+/// (RFC 3834 §5; parameters after `;` and comments are ignored).
+pub(crate) fn is_automatic(value: &[u8]) -> bool {
+    let keyword = value
+        .split(|&b| b == b';' || b == b'(')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii();
+    !keyword.eq_ignore_ascii_case(b"no")
 }
 
 /// The addr-spec of a `From:` value: inside `<...>` when present, else the value itself.
@@ -350,6 +367,8 @@ where
         }),
         in_reply_to: threaded.then_some(p.message_id()),
         references: if threaded { &refs } else { &[] },
+        // RFC 3834: the reply is automatic; responders (this one included) do not answer it.
+        extra: &[("Auto-Submitted", "auto-replied")],
         ..Headers::new(from)
     };
     let text = body.as_str();
@@ -412,6 +431,15 @@ mod tests {
         assert_eq!(parse_address(b"a@b, c@d").as_str(), "");
         assert_eq!(parse_address(b"nobody").as_str(), "");
         assert_eq!(parse_address(b"<a@b").as_str(), "");
+    }
+
+    #[test]
+    fn automatic_messages() {
+        assert!(is_automatic(b" auto-replied"));
+        assert!(is_automatic(b"auto-generated; owner-email=\"a@b\""));
+        assert!(is_automatic(b"Auto-Notified"));
+        assert!(!is_automatic(b" no"));
+        assert!(!is_automatic(b"No (a human)"));
     }
 
     #[test]

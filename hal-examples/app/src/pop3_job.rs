@@ -227,11 +227,13 @@ where
             if !settings.is_for_us(msg.subject.as_str()) {
                 continue;
             }
-            if !settings.is_allowed(msg.from.as_str()) {
+            if msg.auto || !settings.is_allowed(msg.from.as_str()) {
                 // Not executed, not answered; deleting it is idempotent.
-                events.on(&Event::NotAllowed {
-                    msg: m,
-                    from: msg.from.as_str(),
+                let from = msg.from.as_str();
+                events.on(&if msg.auto {
+                    Event::Automatic { msg: m, from }
+                } else {
+                    Event::NotAllowed { msg: m, from }
                 });
                 pop.dele(*msg_no).await.map_err(error::pop3)?;
                 events.on(&Event::Deleted { msg: m });
