@@ -2,6 +2,7 @@
 //! embedded-tls code a firmware uses, and the pieces of the `postwire` command-line tool.
 //!
 //! - [`app_net`]: the device logic (`postwire-app`) on the host: its `Net` over tokio.
+//! - [`demo`]: `postwire demo`: the device jobs against the test peer or real servers.
 //! - [`net`]: TCP connections (TCP_NODELAY set), a tokio-backed `DelayNs`, the OS RNG.
 //! - [`tls`]: CA files, and TLS handshakes over host sockets through `postwire-tls`.
 //! - [`send`]: `postwire send` as a function.
@@ -15,6 +16,7 @@
 
 pub mod app_net;
 pub mod decode;
+pub mod demo;
 pub mod imap;
 pub mod message;
 pub mod net;

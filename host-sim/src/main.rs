@@ -4,6 +4,7 @@
 //! postwire send --server smtps://HOST:PORT --user NAME --password-env VAR --ca FILE \
 //!     --from ADDR --to ADDR [--cc ADDR]... [--bcc ADDR]... [--reply-to ADDR]... [--subject TEXT] \
 //!     [--text FILE|-] [--html FILE] [--attach FILE[;type=TYPE]]... [--header 'Name: value']...
+//! postwire demo        (the device jobs against the in-process test peer; see `postwire demo --help`)
 //! postwire decode smtp < BYTES
 //! postwire decode imap [--greeting] < BYTES
 //! postwire decode pop3 --command CMD < BYTES
@@ -44,6 +45,9 @@ enum Command {
     /// Work with mailboxes over IMAP (implicit TLS or STARTTLS): list, status, select, fetch,
     /// search, store, copy, move, expunge, append, create, delete, rename, idle.
     Imap(Box<postwire_host_sim::imap::ImapArgs>),
+    /// Run the device jobs (alert e-mail; command mailbox over IMAP and POP3) against the
+    /// in-process test peer, or against real servers with --smtp/--imap.
+    Demo(Box<postwire_host_sim::demo::DemoArgs>),
     /// Parse server bytes from standard input and print each response as one JSON line.
     Decode {
         /// The protocol of the bytes.
@@ -153,6 +157,7 @@ fn main() -> ExitCode {
         Command::Send(args) => run_send(*args),
         Command::Pop3(args) => postwire_host_sim::pop3::cli_main(*args),
         Command::Imap(args) => postwire_host_sim::imap::cli_main(*args),
+        Command::Demo(args) => postwire_host_sim::demo::cli_main(*args),
         Command::Decode {
             protocol: DecodeProtocol::Pop3,
             command,

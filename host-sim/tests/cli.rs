@@ -410,3 +410,99 @@ fn sigalgs_select_the_servers_certificate_chain() {
         text(&out.stderr)
     );
 }
+
+/// `postwire demo` with nothing installed: the in-process test peer; the transcript shows the
+/// alert sent and received, each command executed once and each reply received.
+#[test]
+fn demo_runs_on_the_embedded_peer() {
+    let out = postwire(&["demo"], &[], None);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    for expect in [
+        "alert sent: \"Temperature alert: 31.5 °C",
+        "operator | alert received",
+        "with readings.csv attached",
+        "waiting for new mail (IDLE)",
+        ": SET interval 30 -> ok (interval = 30 s)",
+        "filed to Processed",
+        "reply received: \"> SET interval 30 / ok: interval = 30 s\"",
+        ": STATUS -> ok (temperature 31.5 °C, interval 30 s",
+        "QUIT: 1 message(s) deleted on the server",
+        "demo | ok: alert sent and received; 2 command(s) executed exactly once (IMAP and POP3)",
+    ] {
+        assert!(stdout.contains(expect), "missing {expect:?} in\n{stdout}");
+    }
+    assert_eq!(stdout.matches("-> ok").count(), 2, "{stdout}");
+    // No password in the transcript, also with the wire lines.
+    let out = postwire(&["demo", "--wire"], &[], None);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("wire | IMAP#"), "{stdout}");
+    assert!(!stdout.contains("secret"), "{stdout}");
+}
+
+/// `postwire demo` against the real Postfix/Dovecot peers with one account.
+#[test]
+fn demo_runs_against_real_servers() {
+    let peers = peers_or_skip!();
+    let host = peers.host().to_string();
+    let smtp = format!("smtps://{host}:{}", peers.get("MAILPEERS_SUBMISSIONS_PORT"));
+    let imap = format!("imap://{host}:{}", peers.get("MAILPEERS_IMAP_PORT"));
+    let pop3 = format!("pop3s://{host}:{}", peers.get("MAILPEERS_POP3S_PORT"));
+    let ca = peers.ca_bundle().to_string();
+    let args = [
+        "demo",
+        "--smtp",
+        &smtp,
+        "--imap",
+        &imap,
+        "--pop3",
+        &pop3,
+        "--user",
+        "bob",
+        "--address",
+        "bob@example.test",
+        "--password-env",
+        "PW",
+        "--ca",
+        &ca,
+    ];
+    let out = postwire(&args, &[("PW", "bob-pw")], None);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains(": SET interval 30 -> ok"), "{stdout}");
+    assert!(stdout.contains(": STATUS -> ok"), "{stdout}");
+    assert!(stdout.contains("demo | ok:"), "{stdout}");
+    // Precise errors.
+    let out = postwire(&args[..9], &[("PW", "bob-pw")], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("--password-env"), "{err}");
+    let mut no_address: Vec<&str> = args.to_vec();
+    no_address.drain(9..11);
+    let out = postwire(&no_address, &[("PW", "bob-pw")], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--user bob is not an e-mail address"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = postwire(&args, &[("PW", "wrong")], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("alert"), "{}", text(&out.stderr));
+}
