@@ -37,6 +37,7 @@ fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
 /// Starts the embassy thread-mode executor with `init` and never returns. Call it from the
 /// `#[cortex_m_rt::entry]` function after [`time_driver::init`].
 pub fn run_executor(init: impl FnOnce(embassy_executor::Spawner)) -> ! {
-    static EXECUTOR: static_cell::StaticCell<embassy_executor::Executor> = static_cell::StaticCell::new();
+    static EXECUTOR: static_cell::StaticCell<embassy_executor::Executor> =
+        static_cell::StaticCell::new();
     EXECUTOR.init(embassy_executor::Executor::new()).run(init)
 }

@@ -7,7 +7,9 @@ use embassy_net::{IpEndpoint, Ipv4Address, Stack};
 use embassy_time::{Delay, Duration};
 use embedded_io_async::{Read, Write};
 use postwire_core::sasl::Credentials;
-use postwire_smtp::client::{Client, ClientConfig, Envelope, Error, RecipientStatus, SendReport, Timeouts};
+use postwire_smtp::client::{
+    Client, ClientConfig, Envelope, Error, RecipientStatus, SendReport, Timeouts,
+};
 
 use crate::config::provisioning;
 
@@ -52,7 +54,12 @@ pub fn record(outcome: Outcome) {
 pub fn client_config(allow_plaintext_auth: bool) -> ClientConfig<'static> {
     ClientConfig {
         client_domain: provisioning().client_domain,
-        timeouts: Timeouts { greeting_ms: 30_000, command_ms: 30_000, write_ms: 30_000, data_end_ms: 600_000 },
+        timeouts: Timeouts {
+            greeting_ms: 30_000,
+            command_ms: 30_000,
+            write_ms: 30_000,
+            data_end_ms: 600_000,
+        },
         allow_plaintext_auth,
         ..ClientConfig::default()
     }
@@ -90,16 +97,24 @@ pub async fn authenticate_and_send<T: Read + Write>(
     client: &mut Client<'_, T, Delay>,
 ) -> Result<SendReport, Error<T::Error>> {
     let p = provisioning();
-    client.authenticate(&Credentials::new(p.username, p.password), None).await?;
+    client
+        .authenticate(&Credentials::new(p.username, p.password), None)
+        .await?;
     let to = p.to.get(..p.to.len().min(MAX_RECIPIENTS)).unwrap_or(&[]);
     let mut status = [RecipientStatus::NotSent; MAX_RECIPIENTS];
     let status = status.get_mut(..to.len()).unwrap_or(&mut []);
     // The body is any embedded_io_async::Read; a byte slice here, a sensor log in flash on a
     // real device.
-    client.send_and_quit(&Envelope::new(p.from, to), p.alert, status).await
+    client
+        .send_and_quit(&Envelope::new(p.from, to), p.alert, status)
+        .await
 }
 
 /// Records the result of a session.
 pub fn record_result<T, E>(r: Result<T, E>) {
-    record(if r.is_ok() { Outcome::Sent } else { Outcome::SmtpFailed });
+    record(if r.is_ok() {
+        Outcome::Sent
+    } else {
+        Outcome::SmtpFailed
+    });
 }

@@ -48,7 +48,8 @@ pub fn init(spawner: &Spawner, seed: u64) -> Stack<'static> {
         gateway: Some(Ipv4Address::new(g0, g1, g2, g3)),
         dns_servers: Default::default(),
     });
-    let (stack, runner) = embassy_net::new(device, config, RESOURCES.init(StackResources::new()), seed);
+    let (stack, runner) =
+        embassy_net::new(device, config, RESOURCES.init(StackResources::new()), seed);
     match net_task(runner) {
         Ok(token) => spawner.spawn(token),
         Err(_) => panic!("net task already spawned"),

@@ -19,7 +19,9 @@ pub struct InsecureDemoRng {
 impl InsecureDemoRng {
     /// The placeholder generator. **Never ship this.**
     pub const fn new_insecure_constant_seed() -> Self {
-        InsecureDemoRng { state: 0x9E37_79B9_7F4A_7C15 }
+        InsecureDemoRng {
+            state: 0x9E37_79B9_7F4A_7C15,
+        }
     }
 }
 

@@ -9,7 +9,9 @@
 use core::hint::black_box;
 
 use postwire_imap::mutf7;
-use postwire_imap::wire::{Command, EncodeOptions, Event, LiteralMode, ReaderConfig, ResponseReader};
+use postwire_imap::wire::{
+    Command, EncodeOptions, Event, LiteralMode, ReaderConfig, ResponseReader,
+};
 use postwire_noalloc_image::{run_executor, time_driver};
 
 /// A server's answer to SELECT and a FETCH of a body (as a device would receive it in pieces).
@@ -22,9 +24,18 @@ BODY[TEXT] {18}\r\nSET interval 30\r\n\r\n)\r\na2 OK FETCH completed\r\n";
 #[embassy_executor::task]
 async fn imap_task() -> ! {
     let mut out = [0u8; 256];
-    let opts = EncodeOptions { literal: LiteralMode::Plus, ..EncodeOptions::default() };
+    let opts = EncodeOptions {
+        literal: LiteralMode::Plus,
+        ..EncodeOptions::default()
+    };
     let mailbox = black_box("Befehle/Entwürfe");
-    let _ = black_box(Command::Select { mailbox, condstore: false }.encode("a1", &opts, &mut out));
+    let _ = black_box(
+        Command::Select {
+            mailbox,
+            condstore: false,
+        }
+        .encode("a1", &opts, &mut out),
+    );
     let mut name = [0u8; 64];
     let _ = black_box(mutf7::encode(mailbox, &mut name));
     let mut decoded = [0u8; 64];
@@ -66,7 +77,9 @@ async fn imap_task() -> ! {
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
-    let Some(p) = cortex_m::Peripherals::take() else { panic!("peripherals taken") };
+    let Some(p) = cortex_m::Peripherals::take() else {
+        panic!("peripherals taken")
+    };
     time_driver::init(p.SYST);
     run_executor(|spawner| match imap_task() {
         Ok(token) => spawner.spawn(token),

@@ -28,7 +28,8 @@ use postwire_noalloc_image as _;
 use postwire_tls::TlsStream;
 
 /// The client as `imap-tls` has it over TLS (lifetimes do not change a layout).
-type Imap = Client<'static, &'static mut TlsStream<'static, &'static mut TcpSocket<'static>>, Delay>;
+type Imap =
+    Client<'static, &'static mut TlsStream<'static, &'static mut TcpSocket<'static>>, Delay>;
 /// The client before STARTTLS, over the plain socket.
 type PlainImap = Client<'static, &'static mut TcpSocket<'static>, Delay>;
 
@@ -66,45 +67,45 @@ probe!(login, (c: &'static mut Imap, user: &'static str, pass: &'static str) => 
 probe!(authenticate, (c: &'static mut Imap, creds: &'static Credentials<'static>) => c.authenticate(creds, None));
 probe!(select, (c: &'static mut Imap, mailbox: &'static str) => c.select(mailbox));
 probe!(fetch, (c: &'static mut Imap, set: &'static [SeqRange], attrs: &'static [FetchAttr<'static>], n: &'static mut usize) =>
-    c.fetch(true, set, attrs, move |ev| {
-        if let FetchEvent::Data { data, .. } = ev {
-            *n += data.len();
-        }
-        Ok::<(), ErrorKind>(())
-    }));
+c.fetch(true, set, attrs, move |ev| {
+    if let FetchEvent::Data { data, .. } = ev {
+        *n += data.len();
+    }
+    Ok::<(), ErrorKind>(())
+}));
 probe!(fetch_body_with, (c: &'static mut Imap, body: &'static mut [u8; 256], len: &'static mut usize) =>
-    c.fetch_body_with(1, "TEXT", move |chunk| {
-        let take = chunk.len().min(body.len() - *len);
-        if let (Some(dst), Some(src)) = (body.get_mut(*len..*len + take), chunk.get(..take)) {
-            dst.copy_from_slice(src);
-            *len += take;
-        }
-        Ok::<(), ErrorKind>(())
-    }));
+c.fetch_body_with(1, "TEXT", move |chunk| {
+    let take = chunk.len().min(body.len() - *len);
+    if let (Some(dst), Some(src)) = (body.get_mut(*len..*len + take), chunk.get(..take)) {
+        dst.copy_from_slice(src);
+        *len += take;
+    }
+    Ok::<(), ErrorKind>(())
+}));
 probe!(search, (c: &'static mut Imap, keys: &'static [SearchKey<'static>], uids: &'static mut [u64; 8], n: &'static mut usize) =>
-    c.search(true, keys, move |uid| {
-        if let Some(slot) = uids.get_mut(*n) {
-            *slot = uid;
-            *n += 1;
-        }
-    }));
+c.search(true, keys, move |uid| {
+    if let Some(slot) = uids.get_mut(*n) {
+        *slot = uid;
+        *n += 1;
+    }
+}));
 probe!(store, (c: &'static mut Imap, set: &'static [SeqRange]) =>
     c.store(true, set, StoreMode::Add, &["\\Seen"], true, |_| {}));
 probe!(move_to, (c: &'static mut Imap, set: &'static [SeqRange], mailbox: &'static str) => c.move_to(true, set, mailbox));
 probe!(append, (c: &'static mut Imap, mailbox: &'static str, source: &'static mut &'static [u8]) =>
     c.append(mailbox, &["\\Seen"], None, source.len() as u64, source));
 probe!(idle, (c: &'static mut Imap) =>
-    c.idle(Timer::after_secs(600), |ev| match ev {
-        IdleEvent::Exists(_) => IdleControl::Stop,
-        _ => IdleControl::Continue,
-    }));
+c.idle(Timer::after_secs(600), |ev| match ev {
+    IdleEvent::Exists(_) => IdleControl::Stop,
+    _ => IdleControl::Continue,
+}));
 probe!(new_since, (c: &'static mut Imap, since: Checkpoint, uids: &'static mut [u64; 8], n: &'static mut usize) =>
-    c.new_since(since, move |uid| {
-        if let Some(slot) = uids.get_mut(*n) {
-            *slot = uid;
-            *n += 1;
-        }
-    }));
+c.new_since(since, move |uid| {
+    if let Some(slot) = uids.get_mut(*n) {
+        *slot = uid;
+        *n += 1;
+    }
+}));
 
 #[cortex_m_rt::entry]
 fn main() -> ! {

@@ -18,7 +18,9 @@ use embassy_net::Stack;
 use embassy_time::{Delay, Timer};
 use embedded_io_async::{ErrorKind, Read, Write};
 use postwire_core::sasl::Credentials;
-use postwire_imap::client::{Buffers, Client, ClientConfig, Error, IdleControl, IdleEvent, Timeouts};
+use postwire_imap::client::{
+    Buffers, Client, ClientConfig, Error, IdleControl, IdleEvent, Timeouts,
+};
 use postwire_imap::proto::Checkpoint;
 use postwire_imap::wire::{SeqRange, StoreMode};
 use postwire_noalloc_image::config::provisioning;
@@ -52,7 +54,11 @@ fn act_on(command: &[u8]) -> bool {
 /// refreshed every 10 minutes (some providers drop idle connections sooner than RFC 2177's 29).
 fn client_config() -> ClientConfig {
     ClientConfig {
-        timeouts: Timeouts { greeting_ms: 30_000, command_ms: 60_000, write_ms: 30_000 },
+        timeouts: Timeouts {
+            greeting_ms: 30_000,
+            command_ms: 60_000,
+            write_ms: 30_000,
+        },
         idle_refresh_ms: 10 * 60 * 1000,
         ..ClientConfig::default()
     }
@@ -67,7 +73,10 @@ async fn serve<T: Read + Write>(
 ) -> Result<(), Error<T::Error>> {
     let p = provisioning();
     if !preauth {
-        match client.authenticate(&Credentials::new(p.username, p.password), None).await {
+        match client
+            .authenticate(&Credentials::new(p.username, p.password), None)
+            .await
+        {
             Ok(_) => {}
             Err(Error::NoCommonMechanism) => client.login(p.username, p.password).await?,
             Err(e) => return Err(e),
@@ -92,7 +101,9 @@ async fn serve<T: Read + Write>(
             client
                 .fetch_body_with(uid, "TEXT", |chunk| {
                     let take = chunk.len().min(COMMAND_MAX - len);
-                    if let (Some(dst), Some(src)) = (command.get_mut(len..len + take), chunk.get(..take)) {
+                    if let (Some(dst), Some(src)) =
+                        (command.get_mut(len..len + take), chunk.get(..take))
+                    {
                         dst.copy_from_slice(src);
                         len += take;
                     }
@@ -101,7 +112,9 @@ async fn serve<T: Read + Write>(
                 .await?;
             act_on(command.get(..len).unwrap_or(&[]));
             let one = [SeqRange::one(uid)];
-            client.store(true, &one, StoreMode::Add, &["\\Seen"], true, |_| {}).await?;
+            client
+                .store(true, &one, StoreMode::Add, &["\\Seen"], true, |_| {})
+                .await?;
             client.move_to(true, &one, DONE).await?;
             seen.last_uid = seen.last_uid.max(uid);
         }
@@ -130,7 +143,10 @@ async fn mailbox_task(stack: Stack<'static>) -> ! {
     // NOT SECURE: a board passes its hardware RNG here.
     let mut rng = InsecureDemoRng::new_insecure_constant_seed();
     // A board restores this from flash (and writes it back as it advances).
-    let mut seen = Checkpoint { uidvalidity: 0, last_uid: 0 };
+    let mut seen = Checkpoint {
+        uidvalidity: 0,
+        last_uid: 0,
+    };
     loop {
         stack.wait_config_up().await;
         let p = provisioning();
@@ -138,16 +154,32 @@ async fn mailbox_task(stack: Stack<'static>) -> ! {
 
         // Implicit TLS, port 993.
         if let Some(mut socket) = mail::connect(stack, 993, &mut tcp_rx, &mut tcp_tx).await {
-            match postwire_tls::connect(&mut socket, p.server_name, &trust, &mut rng, &mut tls_rx, &mut tls_tx).await {
+            match postwire_tls::connect(
+                &mut socket,
+                p.server_name,
+                &trust,
+                &mut rng,
+                &mut tls_rx,
+                &mut tls_tx,
+            )
+            .await
+            {
                 Ok(mut tls) => {
-                    let buffers = Buffers { rx: &mut imap_rx, tx: &mut imap_tx };
+                    let buffers = Buffers {
+                        rx: &mut imap_rx,
+                        tx: &mut imap_tx,
+                    };
                     let mut client = Client::new(&mut tls, Delay, buffers, client_config());
                     client.set_implicit_tls();
                     let r = match client.greet().await {
                         Ok(g) => serve(&mut client, g.preauth, &mut seen).await,
                         Err(e) => Err(e),
                     };
-                    mail::record(if r.is_ok() { Outcome::Sent } else { Outcome::SmtpFailed });
+                    mail::record(if r.is_ok() {
+                        Outcome::Sent
+                    } else {
+                        Outcome::SmtpFailed
+                    });
                     let _ = tls.close().await;
                 }
                 Err(_) => mail::record(Outcome::TlsFailed),
@@ -156,7 +188,10 @@ async fn mailbox_task(stack: Stack<'static>) -> ! {
             socket.abort();
         } else if let Some(mut socket) = mail::connect(stack, 143, &mut tcp_rx, &mut tcp_tx).await {
             // STARTTLS, port 143: greet in clear text, upgrade, then the same session.
-            let buffers = Buffers { rx: &mut imap_rx, tx: &mut imap_tx };
+            let buffers = Buffers {
+                rx: &mut imap_rx,
+                tx: &mut imap_tx,
+            };
             let mut client = Client::new(&mut socket, Delay, buffers, client_config());
             let upgraded = match client.greet().await {
                 Ok(_) => client.starttls().await,
@@ -164,11 +199,24 @@ async fn mailbox_task(stack: Stack<'static>) -> ! {
             };
             match upgraded.map(|()| client.into_starttls()) {
                 Ok(Ok((plain, pending))) => {
-                    match postwire_tls::connect(plain, p.server_name, &trust, &mut rng, &mut tls_rx, &mut tls_tx).await {
+                    match postwire_tls::connect(
+                        plain,
+                        p.server_name,
+                        &trust,
+                        &mut rng,
+                        &mut tls_rx,
+                        &mut tls_tx,
+                    )
+                    .await
+                    {
                         Ok(mut tls) => {
                             let mut client = pending.resume(&mut tls);
                             let r = serve(&mut client, false, &mut seen).await;
-                            mail::record(if r.is_ok() { Outcome::Sent } else { Outcome::SmtpFailed });
+                            mail::record(if r.is_ok() {
+                                Outcome::Sent
+                            } else {
+                                Outcome::SmtpFailed
+                            });
                             let _ = tls.close().await;
                         }
                         Err(_) => mail::record(Outcome::TlsFailed),
@@ -185,7 +233,9 @@ async fn mailbox_task(stack: Stack<'static>) -> ! {
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
-    let Some(p) = cortex_m::Peripherals::take() else { panic!("peripherals taken") };
+    let Some(p) = cortex_m::Peripherals::take() else {
+        panic!("peripherals taken")
+    };
     time_driver::init(p.SYST);
     run_executor(|spawner| {
         // A board seeds embassy-net from its hardware RNG.

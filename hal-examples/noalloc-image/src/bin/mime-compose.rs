@@ -39,7 +39,9 @@ async fn compose_task() -> ! {
         subject: Some(black_box("Temperatur 31 °C — Halle 3")),
         ..Headers::new(Mailbox::named("Sensor Ünit 7", "sensor7@example.test"))
     })
-    .text(Body::Text(Source::Bytes(black_box(b"Temperatur: 31 \xc2\xb0C\n"))))
+    .text(Body::Text(Source::Bytes(black_box(
+        b"Temperatur: 31 \xc2\xb0C\n",
+    ))))
     .html(Body::text(black_box("<p>Temperatur: 31 &deg;C</p>")));
     let mut msg = msg;
     let _ = msg.attach(Attachment::binary(
@@ -77,8 +79,14 @@ async fn compose_task() -> ! {
     }
     let mut headers = [0u8; 256];
     let mut text = [0u8; 128];
-    let received = black_box(&b"Subject: cmd\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSET interval 30\r\n"[..]);
-    let _ = black_box(postwire_mime::text::text_of_message(received, &mut headers, &mut text));
+    let received = black_box(
+        &b"Subject: cmd\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSET interval 30\r\n"[..],
+    );
+    let _ = black_box(postwire_mime::text::text_of_message(
+        received,
+        &mut headers,
+        &mut text,
+    ));
     loop {
         embassy_time::Timer::after_secs(60).await;
     }
@@ -86,7 +94,9 @@ async fn compose_task() -> ! {
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
-    let Some(p) = cortex_m::Peripherals::take() else { panic!("peripherals taken") };
+    let Some(p) = cortex_m::Peripherals::take() else {
+        panic!("peripherals taken")
+    };
     time_driver::init(p.SYST);
     run_executor(|spawner| match compose_task() {
         Ok(token) => spawner.spawn(token),

@@ -35,7 +35,9 @@ fn act_on(command: &[u8]) -> bool {
 async fn poll<T: Read + Write>(client: &mut Client<'_, T, Delay>) -> Result<bool, Error<T::Error>> {
     let p = provisioning();
     client.greet().await?;
-    client.login(&Credentials::new(p.username, p.password), None).await?;
+    client
+        .login(&Credentials::new(p.username, p.password), None)
+        .await?;
     let stat = client.stat().await?;
     let mut acted = false;
     if stat.count > 0 {
@@ -45,7 +47,9 @@ async fn poll<T: Read + Write>(client: &mut Client<'_, T, Delay>) -> Result<bool
         client
             .retr_with(1, |chunk| {
                 let take = chunk.len().min(COMMAND_MAX - len);
-                if let (Some(dst), Some(src)) = (command.get_mut(len..len + take), chunk.get(..take)) {
+                if let (Some(dst), Some(src)) =
+                    (command.get_mut(len..len + take), chunk.get(..take))
+                {
                     dst.copy_from_slice(src);
                     len += take;
                 }
@@ -77,14 +81,33 @@ async fn poll_task(stack: Stack<'static>) -> ! {
         let p = provisioning();
         let trust = Trust::Anchors(p.trust_anchors);
         if let Some(mut socket) = mail::connect(stack, 995, &mut tcp_rx, &mut tcp_tx).await {
-            match postwire_tls::connect(&mut socket, p.server_name, &trust, &mut rng, &mut tls_rx, &mut tls_tx).await {
+            match postwire_tls::connect(
+                &mut socket,
+                p.server_name,
+                &trust,
+                &mut rng,
+                &mut tls_rx,
+                &mut tls_tx,
+            )
+            .await
+            {
                 Ok(mut tls) => {
-                    let buffers = Buffers { rx: &mut pop3_rx, tx: &mut pop3_tx };
-                    let config = ClientConfig { timeouts: Timeouts::uniform(30_000), ..ClientConfig::default() };
+                    let buffers = Buffers {
+                        rx: &mut pop3_rx,
+                        tx: &mut pop3_tx,
+                    };
+                    let config = ClientConfig {
+                        timeouts: Timeouts::uniform(30_000),
+                        ..ClientConfig::default()
+                    };
                     let mut client = Client::new(&mut tls, Delay, buffers, config);
                     client.set_implicit_tls();
                     let r = poll(&mut client).await;
-                    mail::record(if r.is_ok() { Outcome::Sent } else { Outcome::SmtpFailed });
+                    mail::record(if r.is_ok() {
+                        Outcome::Sent
+                    } else {
+                        Outcome::SmtpFailed
+                    });
                     let _ = tls.close().await;
                 }
                 Err(_) => mail::record(Outcome::TlsFailed),
@@ -98,7 +121,9 @@ async fn poll_task(stack: Stack<'static>) -> ! {
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
-    let Some(p) = cortex_m::Peripherals::take() else { panic!("peripherals taken") };
+    let Some(p) = cortex_m::Peripherals::take() else {
+        panic!("peripherals taken")
+    };
     time_driver::init(p.SYST);
     run_executor(|spawner| {
         // A board seeds embassy-net from its hardware RNG.

@@ -19,7 +19,10 @@ async fn alert_task(stack: Stack<'static>) -> ! {
     loop {
         stack.wait_config_up().await;
         if let Some(mut socket) = mail::connect(stack, 587, &mut tcp_rx, &mut tcp_tx).await {
-            let buffers = Buffers { rx: &mut smtp_rx, tx: &mut smtp_tx };
+            let buffers = Buffers {
+                rx: &mut smtp_rx,
+                tx: &mut smtp_tx,
+            };
             let mut client = Client::new(&mut socket, Delay, buffers, mail::client_config(true));
             let r = match client.greet().await {
                 Ok(()) => mail::authenticate_and_send(&mut client).await,
@@ -36,7 +39,9 @@ async fn alert_task(stack: Stack<'static>) -> ! {
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
-    let Some(p) = cortex_m::Peripherals::take() else { panic!("peripherals taken") };
+    let Some(p) = cortex_m::Peripherals::take() else {
+        panic!("peripherals taken")
+    };
     time_driver::init(p.SYST);
     run_executor(|spawner| {
         // A board seeds embassy-net from its hardware RNG.

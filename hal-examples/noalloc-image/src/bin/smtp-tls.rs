@@ -31,10 +31,23 @@ async fn alert_task(stack: Stack<'static>) -> ! {
 
         // Implicit TLS, port 465.
         if let Some(mut socket) = mail::connect(stack, 465, &mut tcp_rx, &mut tcp_tx).await {
-            match postwire_tls::connect(&mut socket, p.server_name, &trust, &mut rng, &mut tls_rx, &mut tls_tx).await {
+            match postwire_tls::connect(
+                &mut socket,
+                p.server_name,
+                &trust,
+                &mut rng,
+                &mut tls_rx,
+                &mut tls_tx,
+            )
+            .await
+            {
                 Ok(mut tls) => {
-                    let buffers = Buffers { rx: &mut smtp_rx, tx: &mut smtp_tx };
-                    let mut client = Client::new(&mut tls, Delay, buffers, mail::client_config(false));
+                    let buffers = Buffers {
+                        rx: &mut smtp_rx,
+                        tx: &mut smtp_tx,
+                    };
+                    let mut client =
+                        Client::new(&mut tls, Delay, buffers, mail::client_config(false));
                     client.set_implicit_tls();
                     let r = match client.greet().await {
                         Ok(()) => mail::authenticate_and_send(&mut client).await,
@@ -49,7 +62,10 @@ async fn alert_task(stack: Stack<'static>) -> ! {
             socket.abort();
         } else if let Some(mut socket) = mail::connect(stack, 587, &mut tcp_rx, &mut tcp_tx).await {
             // STARTTLS, port 587: greet in clear text, upgrade, EHLO again, then authenticate.
-            let buffers = Buffers { rx: &mut smtp_rx, tx: &mut smtp_tx };
+            let buffers = Buffers {
+                rx: &mut smtp_rx,
+                tx: &mut smtp_tx,
+            };
             let mut client = Client::new(&mut socket, Delay, buffers, mail::client_config(false));
             let upgraded = match client.greet().await {
                 Ok(()) => client.starttls().await,
@@ -57,7 +73,16 @@ async fn alert_task(stack: Stack<'static>) -> ! {
             };
             match upgraded.map(|()| client.into_starttls()) {
                 Ok(Ok((plain, pending))) => {
-                    match postwire_tls::connect(plain, p.server_name, &trust, &mut rng, &mut tls_rx, &mut tls_tx).await {
+                    match postwire_tls::connect(
+                        plain,
+                        p.server_name,
+                        &trust,
+                        &mut rng,
+                        &mut tls_rx,
+                        &mut tls_tx,
+                    )
+                    .await
+                    {
                         Ok(mut tls) => {
                             let mut client = pending.resume(&mut tls);
                             let r = match client.ehlo().await {
@@ -81,7 +106,9 @@ async fn alert_task(stack: Stack<'static>) -> ! {
 
 #[cortex_m_rt::entry]
 fn main() -> ! {
-    let Some(p) = cortex_m::Peripherals::take() else { panic!("peripherals taken") };
+    let Some(p) = cortex_m::Peripherals::take() else {
+        panic!("peripherals taken")
+    };
     time_driver::init(p.SYST);
     run_executor(|spawner| {
         // A board seeds embassy-net from its hardware RNG.
