@@ -229,3 +229,13 @@ echo
 printf 'thumbv6m-none-eabi with %s: .text %d, .rodata %d, flash %d, .bss %d (links without an allocator)\n' \
     "$ALL_FEATURES" "$(section .text "$elf")" "$(section .rodata "$elf")" "$(flash_of "$elf")" \
     "$(section .bss "$elf")"
+
+# Board firmware (hal-examples/boards: STM32 Ethernet, Pico W, ESP32-C3), each job linked as
+# an image of its own; one target dir shared by the three board workspaces. build-all.sh fails
+# when a Cortex-M image links an allocator.
+echo
+echo "Board firmware (hal-examples/boards; release, opt-level z, LTO): bytes per board and job"
+echo "(flash = code + read-only data + initialised data; ram = static RAM incl. all buffers;"
+echo " heap = part of ram given to an allocator: only the ESP32-C3's vendor Wi-Fi driver needs one)"
+echo
+CARGO_TARGET_DIR="$ROOT/hal-examples/boards/target" bash "$ROOT/hal-examples/boards/build-all.sh"

@@ -14,6 +14,10 @@ command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq 
 
 step "rustfmt"
 cargo fmt --all -- --check
+for d in hal-examples/noalloc-image hal-examples/host-embassy hal-examples/boards/stm32-eth \
+         hal-examples/boards/pico-w hal-examples/boards/esp32c3; do
+  (cd "$d" && cargo fmt -- --check)
+done
 
 step "clippy (warnings denied)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -22,7 +26,8 @@ step "protocol crates: no panic paths and no std/alloc in library code (tests ex
 # The library code of every protocol crate, as a firmware compiles it: no unwrap/expect/panic!/
 # unreachable!/todo!/unimplemented! (bad input must give a typed error), no std or alloc paths.
 cargo clippy --locked --lib --target thumbv7em-none-eabihf \
-  -p postwire-core -p postwire-smtp -p postwire-tls -p postwire-pop3 -p postwire-mime -p postwire-imap -- \
+  -p postwire-core -p postwire-smtp -p postwire-tls -p postwire-pop3 -p postwire-mime -p postwire-imap \
+  -p postwire-app -- \
   -D warnings -D clippy::unwrap_used -D clippy::expect_used -D clippy::panic -D clippy::unreachable \
   -D clippy::todo -D clippy::unimplemented -D clippy::std_instead_of_core -D clippy::alloc_instead_of_core
 
@@ -46,6 +51,18 @@ fi
 
 step "tests (unit, corpus, transcripts, real servers)"
 cargo test --workspace --locked
+
+step "device jobs over embassy-net on the host: two stacks joined in-process (hal-examples/host-embassy)"
+(cd hal-examples/host-embassy && cargo test --locked)
+
+step "device jobs over embassy-net on a TAP device in a private network namespace, against Postfix/Dovecot"
+if [ "$(id -u)" = 0 ]; then
+  bash hal-examples/host-embassy/tap-test.sh
+elif [ "${CI:-}" = "true" ]; then
+  echo "CI runs as root: the TAP test needs it; failing."; exit 1
+else
+  echo "SKIPPED: the TAP test needs root (sudo bash hal-examples/host-embassy/tap-test.sh)"
+fi
 
 step "fuzz targets, a short run each (nightly, cargo-fuzz)"
 bash scripts/fuzz-smoke.sh
