@@ -52,6 +52,9 @@ fi
 step "tests (unit, corpus, transcripts, real servers)"
 cargo test --workspace --locked
 
+step "the main job: postwire demo against the in-process test peer (README)"
+cargo run --locked -q -p postwire-host-sim -- demo
+
 step "device jobs over embassy-net on the host: two stacks joined in-process (hal-examples/host-embassy)"
 (cd hal-examples/host-embassy && cargo test --locked)
 
