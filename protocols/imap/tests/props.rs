@@ -129,6 +129,28 @@ proptest! {
         prop_assert_eq!(&tiny.lines, &base.lines);
     }
 
+    /// The slice parser (which parses a FETCH without framing it first) cuts the stream into
+    /// exactly the frames `frame_response` finds.
+    #[test]
+    fn slice_parser_frames_as_frame_response(responses in proptest::collection::vec(response(), 1..8)) {
+        let input: Vec<u8> = responses.concat();
+        let mut rest = &input[..];
+        let mut n = 0;
+        while !rest.is_empty() {
+            let framed = postwire_imap::wire::frame_response(rest, &postwire_imap::wire::Limits::DEFAULT);
+            match postwire_imap::wire::parse_response(rest) {
+                Ok(postwire_imap::wire::Status::Complete((len, _))) => {
+                    prop_assert_eq!(framed, Ok(postwire_imap::wire::Framed::Complete(len)));
+                    prop_assert_eq!(len, responses[n].len());
+                    rest = &rest[len..];
+                    n += 1;
+                }
+                other => prop_assert!(false, "{:?}", other.map(|_| ())),
+            }
+        }
+        prop_assert_eq!(n, responses.len());
+    }
+
     /// Arbitrary bytes: never a panic, and the same outcome for every read size.
     #[test]
     fn garbage_is_chunking_invariant(input in proptest::collection::vec(

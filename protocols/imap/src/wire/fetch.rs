@@ -23,6 +23,16 @@ pub struct FetchItems<'a> {
 }
 
 impl<'a> FetchItems<'a> {
+    /// The bytes the items are parsed from, and the range of the items in them (tests).
+    #[cfg(test)]
+    pub(crate) fn raw_parts(&self) -> (&'a [u8], usize, usize) {
+        (
+            self.c.buf.get(..self.c.end).unwrap_or_default(),
+            self.c.pos,
+            self.c.end,
+        )
+    }
+
     /// The first item with the given attribute name (case-insensitive, e.g. `b"UID"`).
     pub fn get(&self, name: &[u8]) -> Option<FetchItem<'a>> {
         self.with_names()

@@ -404,6 +404,9 @@ pub(crate) struct Cursor<'a> {
     /// Position just after the line break of a literal announcement whose data is streamed
     /// (not in `buf`), or `usize::MAX`.
     pub streamed_at: usize,
+    /// Unframed: `end` is the end of the input, not of the response, and [`Cursor::finish`]
+    /// finds the line break itself (see `response::fetch_unframed`).
+    pub open: bool,
 }
 
 impl fmt::Debug for Cursor<'_> {
@@ -431,6 +434,7 @@ impl<'a> Cursor<'a> {
             pos: 0,
             end,
             streamed_at: usize::MAX,
+            open: false,
         }
     }
 
@@ -490,12 +494,32 @@ impl<'a> Cursor<'a> {
 
     /// The rest of the line must be empty or (quirk) one space.
     pub fn finish(&mut self) -> PResult<()> {
+        if self.open {
+            return self.finish_open();
+        }
         if self.pos == self.end || (self.pos + 1 == self.end && self.peek() == Some(b' ')) {
             self.pos = self.end;
             Ok(())
         } else {
             self.err()
         }
+    }
+
+    /// [`Cursor::finish`] of an unframed cursor: the same rule (nothing, or one space, before
+    /// the line break), then CRLF or LF; `pos` ends up just after it (the response's length).
+    #[cold]
+    fn finish_open(&mut self) -> PResult<()> {
+        let mut p = self.pos;
+        if self.buf.get(p) == Some(&b' ') {
+            p += 1;
+        }
+        let lf = match (self.buf.get(p), self.buf.get(p + 1)) {
+            (Some(b'\r'), Some(b'\n')) => p + 1,
+            (Some(b'\n'), _) => p,
+            _ => return self.err(),
+        };
+        self.pos = lf + 1;
+        Ok(())
     }
 
     pub fn slice(&self, from: usize, to: usize) -> &'a [u8] {

@@ -183,6 +183,9 @@ pub fn parse_response_with<'a>(
     limits: &Limits,
     greeting: bool,
 ) -> Result<Status<(usize, Response<'a>)>, Error> {
+    if !greeting && let Some(done) = response::fetch_unframed(input, limits) {
+        return Ok(Status::Complete(done));
+    }
     match frame_response(input, limits)? {
         Framed::Incomplete { .. } => Ok(Status::Partial),
         Framed::Complete(n) => {

@@ -652,6 +652,42 @@ pub(crate) fn parse_frame(
     Ok(parsed)
 }
 
+/// The common case of [`super::parse_response`] without its framing pass: a complete
+/// `* n FETCH (...)` parsed straight from the unframed input, the line break found at the end
+/// of the parse. `None` whenever anything is different (another response, an error, input
+/// that ends early, a response longer than the limits allow): the caller then frames and
+/// parses as usual, which gives the authoritative answer. When it returns a response, it is
+/// the one the framed parse gives, with the same length: literals are taken by the same
+/// announcements (`{N}`, `{N+}`, `~{N}` at a line end), no token reads a CR or LF, and the
+/// final line break is the first one after the closing parenthesis.
+pub(crate) fn fetch_unframed<'a>(
+    input: &'a [u8],
+    limits: &super::Limits,
+) -> Option<(usize, Response<'a>)> {
+    if input.get(..2) != Some(b"* ") {
+        return None;
+    }
+    let mut c = Cursor::new(input, input.len());
+    c.open = true;
+    c.pos = 2;
+    let seq = c.number().ok()?;
+    c.sp().ok()?;
+    if !c.atom().ok()?.eq_ignore_ascii_case(b"FETCH") {
+        return None;
+    }
+    c.sp().ok()?;
+    c.byte(b'(').ok()?;
+    let (items, ItemsEnd::Closed) = items(&mut c, true).ok()? else {
+        return None;
+    };
+    // The limits of frame_response hold when the whole response is within both of them.
+    let len = c.pos;
+    if len > limits.max_line || len as u64 > limits.max_literal {
+        return None;
+    }
+    Some((len, Response::Fetch(Fetch { seq, items })))
+}
+
 fn response<'a>(c: &mut Cursor<'a>, greeting: bool) -> PResult<Parsed<'a>> {
     match c.peek() {
         Some(b'+') if !greeting => {
@@ -1278,4 +1314,83 @@ fn esearch<'a>(c: &mut Cursor<'a>) -> PResult<ESearch<'a>> {
 #[allow(dead_code)]
 pub(crate) fn starts_atom(b: u8) -> bool {
     is_atom_char(b)
+}
+
+#[cfg(test)]
+mod unframed_tests {
+    use super::*;
+    use crate::wire::frame::{Framed, Limits, frame_response};
+
+    /// Length, sequence number, and the items' bytes and range.
+    type Parts<'a> = (usize, u64, (&'a [u8], usize, usize));
+
+    /// What the framed parse gives: `Some((len, seq, items bytes, items range))` for a
+    /// complete FETCH, `None` otherwise.
+    fn framed<'a>(input: &'a [u8], limits: &Limits) -> Option<Parts<'a>> {
+        let Ok(Framed::Complete(n)) = frame_response(input, limits) else {
+            return None;
+        };
+        match parse_frame(&input[..n], Mode::Normal, None) {
+            Ok(Parsed::Response(Response::Fetch(f))) => Some((n, f.seq, f.items.raw_parts())),
+            _ => None,
+        }
+    }
+
+    fn check(input: &[u8], limits: &Limits) {
+        if let Some((n, r)) = fetch_unframed(input, limits) {
+            let Response::Fetch(f) = r else {
+                panic!("not a FETCH: {input:?}")
+            };
+            assert_eq!(
+                Some((n, f.seq, f.items.raw_parts())),
+                framed(input, limits),
+                "{:?}",
+                std::string::String::from_utf8_lossy(input)
+            );
+        }
+    }
+
+    const CASES: &[&[u8]] = &[
+        b"* 1 FETCH (UID 7 FLAGS (\\Seen))\r\n",
+        b"* 12 fetch (UID 7 BODY[] {5}\r\nab\r\nc)\r\n",
+        b"* 3 FETCH (BODY[HEADER] {3+}\r\nabc BODY[TEXT] ~{2}\r\nxy) \r\n",
+        b"* 4 FETCH (ENVELOPE (\"d\" {4}\nsubj ((\"A\" NIL \"a\" \"h\")) NIL NIL NIL NIL NIL NIL \"<m>\"))\n",
+        b"* 5 FETCH (BODYSTRUCTURE (\"TEXT\" \"PLAIN\" (\"CHARSET\" \"utf-8\") NIL NIL \"7BIT\" 3 1))\r\n",
+        b"* 6 FETCH (UID 1)\r\r\n",
+        b"* 7 FETCH (UID 1)  \r\n",
+        b"* 8 FETCH (BODY[] {3}\r\n)\r\n)\r\n",
+        b"* 9 FETCH (X-UNKNOWN \"a\" RFC822.SIZE 4)\r\n",
+    ];
+
+    /// The unframed FETCH parse agrees with framing + parsing on every prefix, every
+    /// single-byte change and with more input after the response; where it gives up the
+    /// caller frames as before.
+    #[test]
+    fn unframed_fetch_equals_framed_parse() {
+        let limits = Limits::DEFAULT;
+        let mut hits = 0;
+        for case in CASES {
+            let mut input = case.to_vec();
+            input.extend_from_slice(b"* 2 EXISTS\r\n");
+            for cut in 0..=input.len() {
+                check(&input[..cut], &limits);
+                hits += usize::from(fetch_unframed(&input[..cut], &limits).is_some());
+            }
+            for i in 0..case.len() {
+                for b in [b' ', b'\r', b'\n', b'"', b'{', b'}', b')', b'0', b'\\', 0] {
+                    let mut m = input.clone();
+                    m[i] = b;
+                    check(&m, &limits);
+                }
+            }
+        }
+        assert!(hits > 20, "the fast path was taken {hits} times");
+        // Limits: a response longer than max_line (or max_literal) goes to the framed path.
+        let small = Limits {
+            max_line: 10,
+            max_literal: 1 << 30,
+        };
+        assert!(fetch_unframed(b"* 1 FETCH (UID 7)\r\n", &small).is_none());
+        assert!(fetch_unframed(b"* 1 FETCH (UID 7)\r\n", &limits).is_some());
+    }
 }
